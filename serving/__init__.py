@@ -1,0 +1,1 @@
+"""Arbiter's serving side: the decision policy, the API, the store, the worklist and monitoring."""
