@@ -7,6 +7,7 @@ counts reconcile for every table: read = loaded + rejected.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from features.schema import (
 PAYMENT_TOLERANCE = 0.005
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+META_FILE = "book.json"
 REJECTION_COLUMNS = ["table", "file", "row", "key", "column", "value", "reason"]
 
 
@@ -72,9 +74,23 @@ class LoadReport:
 
 @dataclass
 class Book:
-    """A validated AR book: canonical tables keyed by name (only ``invoices`` is always there)."""
+    """A validated AR book: canonical tables keyed by name (only ``invoices`` is always there).
+
+    Attributes:
+        tables: The good rows of each loaded table.
+        as_of: When the book was extracted: nothing after it is known. Read from ``book.json``
+            (``{"as_of": "YYYY-MM-DD"}``) when the folder has one, else the latest date in
+            any table.
+        meta: The rest of ``book.json`` (for a simulated book, the generator's settings).
+    """
 
     tables: dict[str, pd.DataFrame]
+    as_of: pd.Timestamp | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.as_of is None:
+            self.as_of = latest_date(self.tables)
 
     def has(self, name: str) -> bool:
         return name in self.tables
@@ -133,8 +149,42 @@ def load_book(folder: str | Path, tables: list[str] | None = None) -> tuple[Book
                 raise BookError(f"{folder}: no invoices.parquet or invoices.csv (required)")
             continue
         raw[table.name] = (path, read_raw_table(path))
-    return validate_tables({name: frame for name, (_, frame) in raw.items()},
-                           {name: str(path) for name, (path, _) in raw.items()})
+    book, report = validate_tables(
+        {name: frame for name, (_, frame) in raw.items()},
+        {name: str(path) for name, (path, _) in raw.items()},
+    )
+    meta = read_meta(folder)
+    if "as_of" in meta:
+        book.as_of = pd.Timestamp(meta["as_of"])
+    book.meta = meta
+    return book, report
+
+
+def read_meta(folder: Path) -> dict:
+    """The book's ``book.json`` metadata, or an empty dict when there is none."""
+    path = folder / META_FILE
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+        if "as_of" in meta:
+            pd.Timestamp(meta["as_of"])
+    except (ValueError, TypeError) as error:
+        raise BookError(
+            f'{path}: not valid book metadata ({error}); expected {{"as_of": "YYYY-MM-DD"}}'
+        ) from error
+    return meta
+
+
+def latest_date(tables: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """The latest date of any event in the tables (the default extraction date of a book)."""
+    latest = [
+        frame[column].max()
+        for frame in tables.values()
+        for column in frame.columns
+        if pd.api.types.is_datetime64_any_dtype(frame[column]) and frame[column].notna().any()
+    ]
+    return max(latest) if latest else None
 
 
 def validate_tables(
@@ -215,7 +265,9 @@ class _TableChecker:
         key = self.table.key
         for mask, column, reason in self._problem_masks:
             idx = np.flatnonzero(mask)
-            values = self.raw[column].iloc[idx] if column in self.raw else pd.Series([None] * len(idx))
+            values = (
+                self.raw[column].iloc[idx] if column in self.raw else pd.Series([None] * len(idx))
+            )
             reasons = reason.iloc[idx].to_numpy() if isinstance(reason, pd.Series) else reason
             parts.append(
                 pd.DataFrame(
@@ -259,16 +311,16 @@ class _TableChecker:
         key = self.parsed[self.table.key]
         dup = key.duplicated(keep="first") & key.notna()
         if dup.any():
-            first_row = pd.Series(np.arange(1, len(key) + 1), index=key.index).groupby(key).transform("min")
+            first_row = (
+                pd.Series(np.arange(1, len(key) + 1), index=key.index).groupby(key).transform("min")
+            )
             reason = "duplicate key, first seen at row " + first_row.astype(str)
             self.flag(dup, self.table.key, reason)
 
     def check_date_order(self) -> None:
         for later, earlier in self.table.date_order:
             bad = self.parsed[later] < self.parsed[earlier]
-            reason = f"{later} is before {earlier} " + (
-                "(" + self.raw[earlier].astype(str) + ")"
-            )
+            reason = f"{later} is before {earlier} " + ("(" + self.raw[earlier].astype(str) + ")")
             self.flag(bad.fillna(False), later, reason)
 
     def check_references(self, loaded: dict[str, pd.DataFrame]) -> None:
@@ -279,7 +331,11 @@ class _TableChecker:
             parent_key = TABLES_BY_NAME[ref.table].key
             values = self.parsed[ref.column]
             unknown = values.notna() & ~values.isin(parent[parent_key])
-            self.flag(unknown, ref.column, f"unknown {ref.column}: not among the loaded {ref.table} (absent or rejected)")
+            self.flag(
+                unknown,
+                ref.column,
+                f"unknown {ref.column}: not among the loaded {ref.table} (absent or rejected)",
+            )
 
     def check_against_invoices(self, invoices: pd.DataFrame | None) -> None:
         if invoices is None or self.table.name not in ("payments", "disputes"):
@@ -402,9 +458,18 @@ _PARSERS = {
 
 
 def write_book(
-    tables: dict[str, pd.DataFrame], folder: str | Path, fmt: str = "parquet"
+    tables: dict[str, pd.DataFrame],
+    folder: str | Path,
+    fmt: str = "parquet",
+    meta: dict | None = None,
 ) -> Path:
     """Write canonical tables (and an ``oracle`` table, if given) to ``folder``.
+
+    Args:
+        tables: Frames by table name.
+        folder: Destination folder, created if needed.
+        fmt: ``parquet`` (default) or ``csv``.
+        meta: Written as ``book.json`` (for example ``{"as_of": "2025-12-31"}``).
 
     Files are written to a temporary name first and renamed, so an interrupted write never
     leaves a half-written table behind.
@@ -423,6 +488,10 @@ def write_book(
         else:
             frame.to_csv(partial, index=False, date_format="%Y-%m-%d")
         partial.replace(final)
+    if meta is not None:
+        partial = folder / f".{META_FILE}.partial"
+        partial.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        partial.replace(folder / META_FILE)
     return folder
 
 

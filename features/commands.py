@@ -35,7 +35,9 @@ def validate(
     rejections: Annotated[
         Path | None, typer.Option(help="Write every rejected row with its reason to this CSV.")
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Exit with status 1 if any row is rejected.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with status 1 if any row is rejected.")
+    ] = False,
 ) -> None:
     """Load BOOK through the data contract and report what was loaded and rejected."""
     from features.book import BookError, load_book

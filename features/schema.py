@@ -68,7 +68,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Reference:
-    """A foreign key: ``column`` must name an existing row of ``table`` when that table is loaded."""
+    """A foreign key: ``column`` names a row of ``table`` whenever that table is loaded."""
 
     column: str
     table: str
