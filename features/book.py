@@ -28,6 +28,8 @@ PAYMENT_TOLERANCE = 0.005
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 META_FILE = "book.json"
+# Dates that look ahead (a due date, a promised date) say nothing about when a book was taken.
+FORWARD_DATES = frozenset({"due_date", "promised_date"})
 REJECTION_COLUMNS = ["table", "file", "row", "key", "column", "value", "reason"]
 
 
@@ -182,7 +184,9 @@ def latest_date(tables: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
         frame[column].max()
         for frame in tables.values()
         for column in frame.columns
-        if pd.api.types.is_datetime64_any_dtype(frame[column]) and frame[column].notna().any()
+        if column not in FORWARD_DATES
+        and pd.api.types.is_datetime64_any_dtype(frame[column])
+        and frame[column].notna().any()
     ]
     return max(latest) if latest else None
 
@@ -384,9 +388,11 @@ ParseResult = tuple[pd.Series, pd.Series, "pd.Series | str"]
 
 
 def _parse_text(values: pd.Series, column: Column) -> ParseResult:
-    text = values.where(values.isna(), values.astype(str).str.strip())
-    text = text.where(text != "", None)
-    return text.astype(object), pd.Series(False, index=values.index), ""
+    text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
+    blank = text.isna() | text.eq("")
+    text = text.astype(object)
+    text[blank] = None
+    return text, pd.Series(False, index=values.index), ""
 
 
 def _parse_date(values: pd.Series, column: Column) -> ParseResult:

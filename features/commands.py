@@ -55,5 +55,50 @@ def validate(
         raise typer.Exit(1)
 
 
+def import_book(
+    source: Annotated[Path, typer.Argument(help="The extract: a file, or a folder of files.")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the canonical book to.")],
+    mapping: Annotated[Path, typer.Option(help="The declarative column mapping (YAML).")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it is not empty.")] = False,
+    rejections: Annotated[
+        Path | None, typer.Option(help="Write every rejected row with its reason to this CSV.")
+    ] = None,
+) -> None:
+    """Turn a foreign extract into a canonical book through a mapping, then validate it."""
+    import pandas as pd
+
+    from features.book import BookError, load_book
+    from features.importer import (
+        MappingError,
+        import_extract,
+        import_meta,
+        load_mapping,
+        write_imported_book,
+    )
+
+    try:
+        rules = load_mapping(mapping)
+        tables, report = import_extract(source, rules)
+        write_imported_book(tables, import_meta(rules, tables, report), out, fmt, overwrite)
+        _, load_report = load_book(out)
+    except (MappingError, BookError, FileExistsError, ValueError) as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    for table, written in report.written.items():
+        console.print(
+            f"{table}: {written:,} rows written, {report.rejected[table]:,} rejected, "
+            f"{report.filtered[table]:,} left out by the mapping (rows_where / distinct_on)"
+        )
+    for rule in report.dating_rules:
+        console.print(f"[yellow]dating rule applied:[/yellow] {rule}")
+    print_load_report(load_report)
+    if rejections is not None:
+        both = pd.concat([report.rejections, load_report.rejections], ignore_index=True)
+        both.to_csv(rejections, index=False)
+        console.print(f"rejections written to {rejections}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(validate)
+    app.command("import")(import_book)
