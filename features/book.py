@@ -272,7 +272,8 @@ class _TableChecker:
             values = (
                 self.raw[column].iloc[idx] if column in self.raw else pd.Series([None] * len(idx))
             )
-            reasons = reason.iloc[idx].to_numpy() if isinstance(reason, pd.Series) else reason
+            # A reason series holds one entry per flagged row, indexed by row position.
+            reasons = reason.loc[idx].to_numpy() if isinstance(reason, pd.Series) else reason
             parts.append(
                 pd.DataFrame(
                     {
@@ -300,10 +301,10 @@ class _TableChecker:
             if column.name not in self.raw.columns:
                 self.parsed[column.name] = _empty_column(column, len(self.raw))
                 continue
-            self.parsed[column.name] = self._parse(column, self.raw[column.name])
+            self.parsed[column.name] = self._parse(column, _strip_text(self.raw[column.name]))
 
     def _parse(self, column: Column, values: pd.Series) -> pd.Series:
-        is_null = _is_blank(values)
+        is_null = values.isna()
         if not column.nullable:
             self.flag(is_null, column.name, "missing value")
         parser = _PARSERS[column.kind]
@@ -315,17 +316,15 @@ class _TableChecker:
         key = self.parsed[self.table.key]
         dup = key.duplicated(keep="first") & key.notna()
         if dup.any():
-            first_row = (
-                pd.Series(np.arange(1, len(key) + 1), index=key.index).groupby(key).transform("min")
-            )
-            reason = "duplicate key, first seen at row " + first_row.astype(str)
+            first_row = pd.Series(np.arange(1, len(key) + 1), index=key.index).groupby(key).min()
+            reason = "duplicate key, first seen at row " + key[dup].map(first_row).astype(str)
             self.flag(dup, self.table.key, reason)
 
     def check_date_order(self) -> None:
         for later, earlier in self.table.date_order:
-            bad = self.parsed[later] < self.parsed[earlier]
-            reason = f"{later} is before {earlier} " + ("(" + self.raw[earlier].astype(str) + ")")
-            self.flag(bad.fillna(False), later, reason)
+            bad = (self.parsed[later] < self.parsed[earlier]).fillna(False)
+            earlier_text = self.parsed.loc[bad, earlier].dt.strftime("%Y-%m-%d")
+            self.flag(bad, later, f"{later} is before {earlier} (" + earlier_text + ")")
 
     def check_references(self, loaded: dict[str, pd.DataFrame]) -> None:
         for ref in self.table.references:
@@ -353,30 +352,41 @@ class _TableChecker:
             self._check_overpayment(indexed["amount"])
 
     def _check_overpayment(self, invoice_amount: pd.Series) -> None:
-        """Reject each payment that takes the total paid on its invoice past the amount."""
-        frame = self.parsed[["invoice_id", "payment_date", "payment_id", "amount"]].copy()
-        frame["ok"] = ~self.rejected_mask
-        frame = frame[frame["ok"]].sort_values(["invoice_id", "payment_date", "payment_id"])
+        """Reject each payment that takes the total paid on its invoice past the amount.
+
+        Payments are applied in date order (file order within a day); only invoices whose
+        total exceeds the amount need the running sum.
+        """
+        ok = ~self.rejected_mask
+        invoice_ids = self.parsed["invoice_id"]
+        totals = self.parsed.loc[ok].groupby("invoice_id", sort=False)["amount"].sum()
+        limits = invoice_amount.reindex(totals.index)
+        over_invoices = totals.index[totals > limits + PAYMENT_TOLERANCE]
+        if not len(over_invoices):
+            return
+        frame = self.parsed.loc[ok & invoice_ids.isin(over_invoices).to_numpy()]
+        frame = frame.sort_values(["invoice_id", "payment_date"], kind="stable")
         cumulative = frame.groupby("invoice_id", sort=False)["amount"].cumsum()
         limit = frame["invoice_id"].map(invoice_amount)
         over = cumulative > limit + PAYMENT_TOLERANCE
-        mask = np.zeros(len(self.parsed), dtype=bool)
-        mask[over[over].index.to_numpy()] = True
-        reason = pd.Series("", index=self.parsed.index)
-        reason.loc[over[over].index] = (
+        reason = (
             "payments total "
             + cumulative[over].round(2).astype(str)
             + " exceeds the invoice amount "
             + limit[over].round(2).astype(str)
         )
+        mask = np.zeros(len(self.parsed), dtype=bool)
+        mask[over.index[over].to_numpy()] = True
         self.flag(mask, "amount", reason)
 
 
-def _is_blank(values: pd.Series) -> pd.Series:
-    blank = values.isna()
-    if values.dtype == object:
-        blank |= values.astype(str).str.strip().eq("")
-    return blank
+def _strip_text(values: pd.Series) -> pd.Series:
+    """Text cells without surrounding blanks; empty cells become None. Typed columns pass."""
+    if values.dtype != object:
+        return values
+    text = values.str.strip()
+    text[text.isna() | text.eq("")] = None
+    return text
 
 
 def _empty_column(column: Column, n: int) -> pd.Series:
@@ -388,11 +398,13 @@ ParseResult = tuple[pd.Series, pd.Series, "pd.Series | str"]
 
 
 def _parse_text(values: pd.Series, column: Column) -> ParseResult:
-    text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
-    blank = text.isna() | text.eq("")
-    text = text.astype(object)
-    text[blank] = None
-    return text, pd.Series(False, index=values.index), ""
+    if values.dtype != object:
+        values = (
+            values.astype(object)
+            .where(values.notna(), None)
+            .map(lambda v: v if v is None else str(v))
+        )
+    return values, pd.Series(False, index=values.index), ""
 
 
 def _parse_date(values: pd.Series, column: Column) -> ParseResult:
