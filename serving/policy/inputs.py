@@ -1,0 +1,175 @@
+"""Normalising the engine's inputs: one invoice (a mapping) or a batch (columns).
+
+Both paths check the same things and give the same canonical values, so that a single and a
+batch evaluation cannot disagree: numbers become floats (null is NaN), booleans ``True``,
+``False`` or null, categories one of their choices or null, texts a ``str`` or null. A value
+that does not fit its field is an ``InputError`` naming the field, the row and the fix; it is
+never coerced to null.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from serving.policy.catalogue import Field
+
+DECODE_FIX = "decode feature codes to their names before deciding"
+
+
+class InputError(ValueError):
+    """An input value the engine cannot evaluate."""
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """A text field of a batch: integer codes (-1 = null) and the code of each text."""
+
+    codes: np.ndarray
+    index: dict[str, int]
+
+
+def is_null(value: object) -> bool:
+    """True for None and NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def normalize_one(inputs: Mapping[str, object], fields: Iterable[Field]) -> dict[str, object]:
+    """Canonical values of one invoice's fields, checked like a batch row."""
+    values: dict[str, object] = {}
+    for field in fields:
+        if field.name not in inputs:
+            raise InputError(f"input lacks field {field.name!r}; fix: provide it (null allowed)")
+        values[field.name] = _normalize_value(field, inputs[field.name])
+    return values
+
+
+def _normalize_value(field: Field, value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if is_null(value):
+        if not field.nullable:
+            raise InputError(f"field {field.name!r} is null; fix: it is required")
+        return math.nan if field.kind == "number" else None
+    if field.kind == "number":
+        return _number(field, value)
+    if field.kind == "bool":
+        if value in (True, False) and not isinstance(value, str):
+            return bool(value)
+        raise InputError(f"field {field.name!r}: {value!r} is not true/false")
+    if field.kind == "category" and value not in field.choices:
+        raise InputError(
+            f"field {field.name!r}: {value!r} is not one of {', '.join(field.choices)}; "
+            f"fix: {DECODE_FIX}"
+        )
+    return str(value)
+
+
+def _number(field: Field, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"field {field.name!r}: {value!r} is not a number")
+    number = float(value)
+    if field.bounds and not field.bounds[0] <= number <= field.bounds[1]:
+        raise InputError(f"field {field.name!r}: {number} is outside {field.bounds}")
+    return number
+
+
+def batch_length(inputs: Mapping[str, object] | pd.DataFrame) -> int:
+    """Number of invoices in a batch; all columns must have the same length."""
+    lengths = {len(column) for column in _columns(inputs).values()}  # type: ignore[arg-type]
+    if len(lengths) > 1:
+        raise InputError(f"batch columns have different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+def normalize_batch(
+    inputs: Mapping[str, object] | pd.DataFrame, fields: Iterable[Field]
+) -> dict[str, np.ndarray | TextColumn]:
+    """Column arrays of a batch in the engine's representation.
+
+    Numbers and booleans become float64 (booleans as 1.0/0.0, null NaN), categories int16
+    codes into their choices (-1 = null), texts a ``TextColumn``.
+    """
+    columns = _columns(inputs)
+    prepared: dict[str, np.ndarray | TextColumn] = {}
+    for field in fields:
+        if field.name not in columns:
+            raise InputError(f"batch lacks column {field.name!r}; fix: provide it (null allowed)")
+        series = pd.Series(columns[field.name], copy=False)
+        series = series.reset_index(drop=True)
+        _check_nulls(field, series)
+        prepared[field.name] = _prepare(field, series)
+    return prepared
+
+
+def _columns(inputs: Mapping[str, object] | pd.DataFrame) -> Mapping[str, object]:
+    if isinstance(inputs, pd.DataFrame):
+        return {name: inputs[name] for name in inputs.columns}
+    return inputs
+
+
+def _check_nulls(field: Field, series: pd.Series) -> None:
+    if field.nullable:
+        return
+    nulls = np.flatnonzero(series.isna().to_numpy())
+    if len(nulls):
+        raise InputError(f"field {field.name!r}, row {nulls[0]}: null; fix: it is required")
+
+
+def _prepare(field: Field, series: pd.Series) -> np.ndarray | TextColumn:
+    if field.kind == "number":
+        return _number_column(field, series)
+    if field.kind == "bool":
+        return _bool_column(field, series)
+    if field.kind == "category":
+        return _category_column(field, series)
+    codes, uniques = pd.factorize(series.map(_text, na_action="ignore"))
+    return TextColumn(codes, {text: code for code, text in enumerate(uniques)})
+
+
+def _text(value: object) -> str:
+    return str(value)
+
+
+def _number_column(field: Field, series: pd.Series) -> np.ndarray:
+    if series.dtype == bool or series.dtype == object:
+        bad = series.map(lambda v: not is_null(v) and (isinstance(v, bool | str)))
+        _fail_on(field, series, bad.to_numpy(dtype=bool), "is not a number")
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    _fail_on(field, series, np.isnan(values) & series.notna().to_numpy(), "is not a number")
+    if field.bounds:
+        low, high = field.bounds
+        outside = ~np.isnan(values) & ((values < low) | (values > high))
+        _fail_on(field, series, outside, f"is outside {field.bounds}")
+    return values
+
+
+def _bool_column(field: Field, series: pd.Series) -> np.ndarray:
+    if series.dtype == bool:
+        return series.to_numpy(dtype=np.float64)
+    nulls = series.isna().to_numpy()
+    known = series.map(lambda v: not isinstance(v, str) and v in (True, False), na_action=None)
+    _fail_on(field, series, ~known.to_numpy(dtype=bool) & ~nulls, "is not true/false")
+    values = np.where(nulls, 0.0, series.where(~nulls, False).astype(bool).to_numpy())
+    return np.where(nulls, np.nan, values)
+
+
+def _category_column(field: Field, series: pd.Series) -> np.ndarray:
+    codes = pd.Categorical(series, categories=list(field.choices)).codes.astype(np.int16)
+    unknown = (codes < 0) & series.notna().to_numpy()
+    _fail_on(field, series, unknown, f"is not one of {', '.join(field.choices)} ({DECODE_FIX})")
+    return codes
+
+
+def _fail_on(field: Field, series: pd.Series, bad: np.ndarray, problem: str) -> None:
+    rows = np.flatnonzero(bad)
+    if len(rows):
+        row = rows[0]
+        raise InputError(
+            f"field {field.name!r}, row {row}: {series.iloc[row]!r} {problem} "
+            f"({len(rows)} row(s) affected)"
+        )
