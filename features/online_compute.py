@@ -1,0 +1,191 @@
+"""Feature values of one invoice at day ``t`` from the online state, family by family.
+
+Each function mirrors an offline builder of ``features.families`` and fills ``out`` with the
+same names and the same values (NaN where the offline path gives NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable
+
+import numpy as np
+
+from features.online_state import NEVER, CustomerState, InvoiceState
+from features.schema import DISPUTE_REASONS as REASONS
+
+NAN = math.nan
+RECENT = 5
+YEAR = 365
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else NAN
+
+
+def _optional_bool(value: object) -> float:
+    return NAN if value is None else float(bool(value))
+
+
+def invoice_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    out["amount"] = inv.amount
+    out["inv_terms_days"] = inv.due - inv.issue
+    out["inv_issue_month"] = inv.issue_month
+    out["inv_issue_month_end"] = float(inv.month_end)
+    out["inv_paperless"] = _optional_bool(inv.paperless)
+    usual = c.median_cache.get(inv.invoice_id)
+    if usual is None:
+        k = bisect_left(c.issued.days, inv.issue)
+        usual = float(np.median(c.issued_amounts[:k])) if k else NAN
+        c.median_cache[inv.invoice_id] = usual
+    out["inv_amount_vs_usual"] = inv.cents / 100 / usual
+    n = sum(1 for d in inv.disputes if d.opened < t)
+    open_now = [d for d in inv.disputes if d.opened < t and not d.resolved < t]
+    out["inv_disputes"] = n
+    out["inv_dispute_open"] = float(bool(open_now))
+    latest = max(open_now, key=lambda d: (d.opened, d.dispute_id)) if open_now else None
+    out["inv_dispute_reason"] = NAN if latest is None else latest.reason
+
+
+def customer_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    out["cust_segment"] = NAN if c.segment is None else c.segment
+    out["cust_strategic"] = _optional_bool(c.strategic)
+    out["cust_credit_limit"] = NAN if c.credit_limit is None else c.credit_limit
+    created = c.created
+    out["cust_tenure_days"] = NAN if created is None or created > t else t - created
+    out["cust_legal_hold"] = float(c.first_flag.get("legal_hold", NEVER) < t)
+    out["cust_insolvent"] = float(c.first_flag.get("insolvency", NEVER) < t)
+
+
+def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    paid = c.paid
+    n = bisect_left(paid.days, t)
+    late, days_late, cents, late_cents, days_to_pay = paid.sums[n]
+    out["hist_n_invoices"] = bisect_left(c.issued.days, t)
+    out["hist_n_paid"] = n
+    out["hist_n_late"] = late
+    out["hist_late_share"] = _ratio(late, n)
+    out["hist_late_share_amount"] = _ratio(late_cents, cents)
+    mean = _ratio(days_late, n)
+    out["hist_days_late_mean"] = mean
+    out["hist_days_to_pay_mean"] = _ratio(days_to_pay, n)
+    if n == 0:
+        for name in ("median", "p90", "ewm", "mean_last5", "trend"):
+            out[f"hist_days_late_{name}"] = NAN
+        out["hist_late_share_last5"] = NAN
+        out["hist_days_since_last_late"] = NAN
+        out["hist_days_since_last_paid"] = NAN
+        return
+    earlier = paid.sums[max(n - RECENT, 0)]
+    last = min(n, RECENT)
+    out["hist_late_share_last5"] = (late - earlier[0]) / last
+    recent_mean = (days_late - earlier[1]) / last
+    out["hist_days_late_mean_last5"] = recent_mean
+    out["hist_days_late_trend"] = recent_mean - mean
+    out["hist_days_late_ewm"] = c.ewm[n - 1]
+    last_late = c.last_late[n - 1]
+    out["hist_days_since_last_late"] = NAN if last_late == -NEVER else t - last_late
+    out["hist_days_since_last_paid"] = t - paid.days[n - 1]
+    quantiles = c.quantiles.get(n)
+    if quantiles is None:
+        values = np.array([row[1] for row in paid.rows[:n]], dtype=np.float64)
+        median, p90 = np.percentile(values, (50, 90))
+        quantiles = c.quantiles[n] = (float(median), float(p90))
+    out["hist_days_late_median"], out["hist_days_late_p90"] = quantiles
+
+
+def exposure_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    open_cents, open_count = c.open_ledger.total(t)
+    overdue_cents, overdue_count = c.overdue_ledger.total(t)
+    out["exp_open_count"] = open_count
+    out["exp_open_balance"] = open_cents / 100
+    out["exp_overdue_count"] = overdue_count
+    out["exp_overdue_balance"] = overdue_cents / 100
+    out["exp_overdue_share"] = _ratio(overdue_cents / 100, open_cents / 100)
+    due_before = bisect_left(c.due_keys, (t, ""))
+    first_unpaid = bisect_left(c.reach, t)
+    oldest = first_unpaid < due_before
+    out["exp_oldest_overdue_days"] = t - c.due_keys[first_unpaid][0] if oldest else NAN
+    limit = c.credit_limit
+    usable = limit is not None and limit > 0
+    out["exp_credit_use"] = open_cents / 100 / limit if usable else NAN
+
+
+def dispute_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    opened = c.opened
+    n = bisect_left(opened.days, t)
+    counts = opened.sums[n]
+    out["disp_n"] = n
+    out["disp_n_365d"] = n - bisect_left(opened.days, t - YEAR)
+    out["disp_open_count"] = n - bisect_left(c.resolved_days, t)
+    out["disp_days_since_last"] = t - opened.days[n - 1] if n else NAN
+    out["disp_per_invoice"] = _ratio(n, bisect_left(c.issued.days, t))
+    for reason, count in zip(REASONS, counts, strict=True):
+        out[f"disp_n_{reason}"] = count
+    top = max(range(len(counts)), key=lambda r: (counts[r], -r))
+    out["cust_dispute_top_reason"] = top if n else NAN
+
+
+def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    out["rel_open_tickets"] = c.count("support_ticket_opened", t) - c.count(
+        "support_ticket_closed", t
+    )
+    out["rel_tickets_30d"] = c.count("support_ticket_opened", t, 30)
+    out["rel_tickets_90d"] = c.count("support_ticket_opened", t, 90)
+    for name, kind in (
+        ("rel_order_delivery_problem", "delivery_incomplete"),
+        ("rel_order_quality_problem", "quality_issue"),
+    ):
+        first = inv.problems.get(kind, NEVER)
+        if inv.order_id is not None:
+            first = min(first, c.order_problems.get((kind, inv.order_id), NEVER))
+        out[name] = float(first < t)
+    out["rel_pricing_discrepancy_90d"] = float(c.count("pricing", t, 90) > 0)
+    contact = c.last_day("contact", t)
+    out["rel_days_since_contact"] = NAN if contact is None else t - contact
+    out["rel_owner_changes_365d"] = c.count("owner_change", t, YEAR)
+    out["rel_escalations_90d"] = c.count("escalation", t, 90)
+    out["rel_promises_made"] = c.count("promise_to_pay", t)
+    out["rel_promises_kept"] = c.count("kept_promise", t)
+    out["rel_promises_broken"] = c.count("broken_promise", t)
+    out["rel_broken_promises_90d"] = c.count("broken_promise", t, 90)
+
+
+def lifecycle_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    out["days_past_due"] = t - inv.due
+    out["life_days_since_issue"] = t - inv.issue
+    if inv.paid < t:
+        out["life_paid_share"] = 1.0
+    else:
+        out["life_paid_share"] = sum(c for d, c in inv.payments if d < t) / inv.cents
+
+
+Family = Callable[..., None]
+FAMILIES: dict[str, Family] = {
+    "inv": invoice_family,
+    "cust": customer_family,
+    "hist": history_family,
+    "exp": exposure_family,
+    "disp": dispute_family,
+    "rel": relationship_family,
+    "life": lifecycle_family,
+}
+# Features whose family prefix differs from the function that computes them.
+OWNER = {
+    "cust_dispute_top_reason": "disp",
+    "inv_disputes": "inv",
+}
+
+
+def families_for(names: list[str]) -> list[Family]:
+    """The family functions needed to answer ``names``, in a fixed order."""
+    needed = set()
+    for name in names:
+        if name == "amount":
+            needed.add("inv")
+        elif name == "days_past_due":
+            needed.add("life")
+        else:
+            needed.add(OWNER.get(name, name.split("_")[0]))
+    return [function for family, function in FAMILIES.items() if family in needed]

@@ -1,0 +1,199 @@
+"""Incremental per-customer state behind the online features.
+
+Everything is kept as small sorted Python lists per customer, with running sums beside them,
+so that "how many events before t" is one ``bisect`` and an aggregate at t is one look-up.
+Events may arrive in any order: an insertion in the middle only recomputes the running sums
+after it. Money is kept in integer cents, as in the offline path.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+
+NEVER = (1 << 17) - 1
+EWM_ALPHA = 0.3
+TICKET_KINDS = ("support_ticket_opened", "support_ticket_closed")
+COUNTED_KINDS = (
+    "support_ticket_opened",
+    "support_ticket_closed",
+    "contact",
+    "owner_change",
+    "escalation",
+    "promise_to_pay",
+    "broken_promise",
+    "pricing",
+    "kept_promise",
+)
+PRICING_KINDS = ("price_change", "pricing_discrepancy")
+PROBLEM_KINDS = ("delivery_incomplete", "quality_issue")
+FLAG_KINDS = ("legal_hold", "insolvency")
+
+
+class SumStream:
+    """Dated rows of integers with running sums; rows ordered by (day, tie-break key).
+
+    ``sums[k]`` is the element-wise sum of the first ``k`` rows.
+    """
+
+    __slots__ = ("days", "keys", "rows", "sums", "width")
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.days: list[int] = []
+        self.keys: list[tuple] = []
+        self.rows: list[tuple] = []
+        self.sums: list[tuple] = [(0,) * width]
+
+    def add(self, day: int, row: tuple, key: object = "") -> int:
+        """Insert a row; returns its position."""
+        position = bisect_right(self.keys, (day, key))
+        self.days.insert(position, day)
+        self.keys.insert(position, (day, key))
+        self.rows.insert(position, row)
+        del self.sums[position + 1 :]
+        for current in self.rows[position:]:
+            self.sums.append(tuple(a + b for a, b in zip(self.sums[-1], current, strict=True)))
+        return position
+
+    def count(self, t: int) -> int:
+        """Rows dated before ``t``."""
+        return bisect_left(self.days, t)
+
+    def total(self, t: int) -> tuple:
+        return self.sums[bisect_left(self.days, t)]
+
+
+@dataclass
+class Dispute:
+    dispute_id: str
+    invoice_id: str
+    opened: int
+    reason: int
+    resolved: int = NEVER
+
+
+@dataclass
+class InvoiceState:
+    """What is known of one invoice (all dates as day numbers, money in cents)."""
+
+    invoice_id: str
+    customer_id: str
+    issue: int
+    due: int
+    amount: float
+    cents: int
+    order_id: str | None
+    paperless: bool | None
+    issue_month: int
+    month_end: bool
+    paid: int = NEVER
+    payments: list[tuple[int, int]] = field(default_factory=list)
+    disputes: list[Dispute] = field(default_factory=list)
+    problems: dict[str, int] = field(default_factory=dict)
+    promises: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class CustomerState:
+    """Running per-customer aggregates, each answerable at any t by bisection."""
+
+    customer_id: str
+    segment: int | None = None
+    strategic: bool | None = None
+    credit_limit: float | None = None
+    created: int | None = None
+    # issued invoices: (amount,) by (issue day, invoice_id)
+    issued: SumStream = field(default_factory=lambda: SumStream(0))
+    issued_amounts: list[float] = field(default_factory=list)
+    # paid invoices: (late, days_late, cents, late_cents, days_to_pay) by (paid day, invoice_id)
+    paid: SumStream = field(default_factory=lambda: SumStream(5))
+    ewm: list[float] = field(default_factory=list)
+    last_late: list[int] = field(default_factory=list)
+    quantiles: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # balances: (cents, count) changes by the day they apply
+    open_ledger: SumStream = field(default_factory=lambda: SumStream(2))
+    overdue_ledger: SumStream = field(default_factory=lambda: SumStream(2))
+    # invoices in due order, with the running maximum of their paid days
+    due_keys: list[tuple[int, str]] = field(default_factory=list)
+    due_paid: list[int] = field(default_factory=list)
+    reach: list[int] = field(default_factory=list)
+    # disputes: one-hot reason rows by opened day; resolved days
+    opened: SumStream = field(default_factory=lambda: SumStream(6))
+    resolved_days: list[int] = field(default_factory=list)
+    activity_days: dict[str, list[int]] = field(default_factory=dict)
+    first_flag: dict[str, int] = field(default_factory=dict)
+    order_problems: dict[tuple[str, str], int] = field(default_factory=dict)
+    median_cache: dict[str, float] = field(default_factory=dict)
+
+    def add_issued(self, invoice: InvoiceState) -> None:
+        position = self.issued.add(invoice.issue, (), invoice.invoice_id)
+        self.issued_amounts.insert(position, invoice.cents / 100)
+        if position < len(self.issued_amounts) - 1:
+            self.median_cache.clear()
+        self.open_ledger.add(invoice.issue, (invoice.cents, 1))
+        self.overdue_ledger.add(invoice.due, (invoice.cents, 1))
+        position = bisect_right(self.due_keys, (invoice.due, invoice.invoice_id))
+        self.due_keys.insert(position, (invoice.due, invoice.invoice_id))
+        self.due_paid.insert(position, NEVER)
+        self.reach.insert(position, NEVER)
+        self._update_reach(position)
+
+    def add_payment(self, invoice: InvoiceState, day: int, cents: int) -> None:
+        self.open_ledger.add(day, (-cents, 0))
+        self.overdue_ledger.add(max(day, invoice.due), (-cents, 0))
+
+    def add_paid(self, invoice: InvoiceState) -> None:
+        day = invoice.paid
+        residual = invoice.cents - sum(c for d, c in invoice.payments if d <= day)
+        self.open_ledger.add(day, (-residual, -1))
+        self.overdue_ledger.add(max(day, invoice.due), (-residual, -1))
+        days_late = day - invoice.due
+        late = int(days_late > 0)
+        row = (late, days_late, invoice.cents, invoice.cents * late, day - invoice.issue)
+        position = self.paid.add(day, row, invoice.invoice_id)
+        self._update_paid_prefix(position)
+        position = bisect_left(self.due_keys, (invoice.due, invoice.invoice_id))
+        self.due_paid[position] = day
+        self._update_reach(position)
+
+    def _update_paid_prefix(self, position: int) -> None:
+        del self.ewm[position:]
+        del self.last_late[position:]
+        self.quantiles = {k: v for k, v in self.quantiles.items() if k <= position}
+        for (late, days_late, *_), day in zip(
+            self.paid.rows[position:], self.paid.days[position:], strict=True
+        ):
+            previous = self.ewm[-1] if self.ewm else float(days_late)
+            self.ewm.append((1 - EWM_ALPHA) * previous + EWM_ALPHA * days_late)
+            before = self.last_late[-1] if self.last_late else -NEVER
+            self.last_late.append(max(before, day) if late else before)
+
+    def _update_reach(self, position: int) -> None:
+        for i in range(position, len(self.due_paid)):
+            before = self.reach[i - 1] if i else -NEVER
+            value = max(before, self.due_paid[i])
+            if i > position and value == self.reach[i]:
+                break
+            self.reach[i] = value
+
+    def add_activity(self, kind: str, day: int) -> None:
+        if kind in PRICING_KINDS:
+            kind = "pricing"
+        if kind in FLAG_KINDS:
+            self.first_flag[kind] = min(self.first_flag.get(kind, NEVER), day)
+        if kind in COUNTED_KINDS:
+            days = self.activity_days.setdefault(kind, [])
+            days.insert(bisect_right(days, day), day)
+
+    def count(self, kind: str, t: int, window: int | None = None) -> int:
+        days = self.activity_days.get(kind)
+        if not days:
+            return 0
+        n = bisect_left(days, t)
+        return n if window is None else n - bisect_left(days, t - window)
+
+    def last_day(self, kind: str, t: int) -> int | None:
+        days = self.activity_days.get(kind)
+        n = bisect_left(days, t) if days else 0
+        return days[n - 1] if n else None
