@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from features import commands as feature_commands
+from features.simulator import cli as simulator_cli
 
 app = typer.Typer(
     name="arbiter",
@@ -25,6 +26,7 @@ def _root() -> None:
 
 
 feature_commands.register(app)
+simulator_cli.register(app)
 
 
 def main() -> None:
