@@ -94,11 +94,12 @@ def build_catalogue(fields: Iterable[Field]) -> dict[str, Field]:
 def field_from_spec(spec: object) -> Field:
     """Turn a feature spec (``features.registry.FeatureSpec``) into a catalogue field.
 
-    The spec's ``kind`` decides the type when present (``bool``, ``category`` with its
-    ``choices``); any other feature is numeric, as the offline feature frame is.
+    The spec's ``dtype`` decides the type: ``bool``, ``category`` (with its ``choices``; the
+    engine receives category labels, decoded from feature codes by the caller); any other
+    feature is numeric, as the offline feature frame is.
     """
     name = str(spec.name)  # type: ignore[attr-defined]
-    kind = str(getattr(spec, "kind", "number"))
+    kind = str(getattr(spec, "dtype", "float"))
     choices = tuple(getattr(spec, "choices", ()) or ())
     description = str(getattr(spec, "description", "") or "")
     if kind == "bool":

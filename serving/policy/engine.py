@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from serving.policy.catalogue import Catalogue, Field, default_catalogue
 from serving.policy.decision import Decision, DecisionBatch, Reason, TraceEntry, merge_reasons
@@ -56,7 +57,11 @@ class Policy:
     def __init__(self, spec: PolicySpec, catalogue: Catalogue) -> None:
         self.spec = spec
         self.catalogue = catalogue
-        self.fields: tuple[Field, ...] = tuple(catalogue[n] for n in _used_names(spec))
+        used = _used_names(spec)
+        self.fields: tuple[Field, ...] = tuple(
+            catalogue[n] for n in dict.fromkeys((*ALWAYS_READ, *used))
+        )
+        self._batch_fields = tuple(catalogue[n] for n in dict.fromkeys(("amount", *used)))
         self.owner_table = next(t for t in spec.tables if "owner" in t.sets)
         self._default_risk = compile_number(spec.default_risk)
         self._plans = [[self._plan(table, row) for row in table.rows] for table in spec.tables]
@@ -148,7 +153,7 @@ class Policy:
             InputError: A missing column or a value that does not fit its field, with its row.
         """
         n = batch_length(inputs)
-        columns = normalize_batch(inputs, self.fields)
+        columns = normalize_batch(inputs, self._batch_fields)
         hits = {t.name: self._first_hits(t, columns, n) for t in self.spec.tables}
         risk = self._batch_risk(hits, columns, n)
         at_risk = columns["amount"] * risk
@@ -206,8 +211,8 @@ class Policy:
         risk = np.empty(n)
         hit = hits[table.name]
         for node in dict.fromkeys(r.risk for r in table.rows):
-            rows = [i for i, r in enumerate(table.rows) if r.risk == node]
-            where = np.isin(hit, rows)
+            uses_node = np.array([r.risk == node for r in table.rows])
+            where = uses_node[hit]
             risk[where] = _as_array(evaluate_number(node, columns, n), n)[where]
         return risk
 
@@ -236,7 +241,7 @@ def _ids(inputs: pd.DataFrame | Mapping[str, object], name: str) -> np.ndarray:
     """An assignment id column as an object array of ``str`` or None."""
     series = pd.Series(inputs[name], copy=False).reset_index(drop=True)  # type: ignore[index]
     nulls = series.isna().to_numpy()
-    if series.dtype != object or not series.map(type).eq(str).where(~nulls, True).all():
+    if infer_dtype(series, skipna=True) not in ("string", "empty"):
         series = series.map(str, na_action="ignore")
     values = series.to_numpy(dtype=object)
     values[nulls] = None
@@ -250,7 +255,7 @@ def _used_names(spec: PolicySpec) -> list[str]:
             names |= field_names(row.condition)
             if row.risk is not None:
                 names |= field_names(row.risk)
-    return [*ALWAYS_READ, *sorted(names - set(ALWAYS_READ))]
+    return sorted(names)
 
 
 def default_policy_path() -> Path:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
 
 from serving.policy.catalogue import Field
 
+NUMERIC_KINDS = ("floating", "integer", "mixed-integer-float", "decimal", "empty")
 DECODE_FIX = "decode feature codes to their names before deciding"
 
 
@@ -70,7 +72,7 @@ def _normalize_value(field: Field, value: object) -> object:
 
 
 def _number(field: Field, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _plain_number(value):
         raise InputError(f"field {field.name!r}: {value!r} is not a number")
     number = float(value)
     if field.bounds and not field.bounds[0] <= number <= field.bounds[1]:
@@ -127,20 +129,24 @@ def _prepare(field: Field, series: pd.Series) -> np.ndarray | TextColumn:
         return _bool_column(field, series)
     if field.kind == "category":
         return _category_column(field, series)
-    codes, uniques = pd.factorize(series.map(_text, na_action="ignore"))
+    if infer_dtype(series, skipna=True) not in ("string", "empty"):
+        series = series.map(str, na_action="ignore")
+    codes, uniques = pd.factorize(series)
     return TextColumn(codes, {text: code for code, text in enumerate(uniques)})
 
 
-def _text(value: object) -> str:
-    return str(value)
+def _is_numeric(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
+        return True
+    return infer_dtype(series, skipna=True) in NUMERIC_KINDS
 
 
 def _number_column(field: Field, series: pd.Series) -> np.ndarray:
-    if series.dtype == bool or series.dtype == object:
-        bad = series.map(lambda v: not is_null(v) and (isinstance(v, bool | str)))
+    if not _is_numeric(series):
+        bad = series.map(lambda v: not is_null(v) and not _plain_number(v))
         _fail_on(field, series, bad.to_numpy(dtype=bool), "is not a number")
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
-    _fail_on(field, series, np.isnan(values) & series.notna().to_numpy(), "is not a number")
+    values = pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
     if field.bounds:
         low, high = field.bounds
         outside = ~np.isnan(values) & ((values < low) | (values > high))
@@ -148,20 +154,46 @@ def _number_column(field: Field, series: pd.Series) -> np.ndarray:
     return values
 
 
+def _plain_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
 def _bool_column(field: Field, series: pd.Series) -> np.ndarray:
-    if series.dtype == bool:
-        return series.to_numpy(dtype=np.float64)
+    if is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
     nulls = series.isna().to_numpy()
-    known = series.map(lambda v: not isinstance(v, str) and v in (True, False), na_action=None)
-    _fail_on(field, series, ~known.to_numpy(dtype=bool) & ~nulls, "is not true/false")
-    values = np.where(nulls, 0.0, series.where(~nulls, False).astype(bool).to_numpy())
-    return np.where(nulls, np.nan, values)
+    if infer_dtype(series, skipna=True) in ("boolean", "empty"):
+        values = series.where(~nulls, False).to_numpy(dtype=np.float64)
+    elif _is_numeric(series):
+        values = pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
+        _fail_on(field, series, ~nulls & (values != 0) & (values != 1), "is not true/false")
+    else:
+        known = series.map(lambda v: not isinstance(v, str) and v in (True, False))
+        _fail_on(field, series, ~known.to_numpy(dtype=bool) & ~nulls, "is not true/false")
+        values = series.where(~nulls, False).astype(bool).to_numpy(dtype=np.float64)
+    values[nulls] = np.nan
+    return values
 
 
 def _category_column(field: Field, series: pd.Series) -> np.ndarray:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _recode_categorical(field, series)
     codes = pd.Categorical(series, categories=list(field.choices)).codes.astype(np.int16)
     unknown = (codes < 0) & series.notna().to_numpy()
     _fail_on(field, series, unknown, f"is not one of {', '.join(field.choices)} ({DECODE_FIX})")
+    return codes
+
+
+def _recode_categorical(field: Field, series: pd.Series) -> np.ndarray:
+    """Codes into ``field.choices`` of a pandas categorical column, without touching strings."""
+    position = {choice: code for code, choice in enumerate(field.choices)}
+    recode = np.array(
+        [position.get(str(label), -2) for label in series.cat.categories] + [-1], dtype=np.int16
+    )
+    codes = recode[series.cat.codes.to_numpy()]
+    _fail_on(field, series, codes == -2, f"is not one of {', '.join(field.choices)} ({DECODE_FIX})")
     return codes
 
 
