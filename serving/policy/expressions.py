@@ -154,7 +154,9 @@ def tokenize(text: str) -> list[Token]:
             raise ExpressionError(
                 f"unexpected character {text[start]!r}",
                 start,
-                fix="use ==, !=, <, <=, >, >=, and, or, not, in, is null, + - * / and ( )",
+                fix="write == to test equality"
+                if text[start] == "="
+                else "use ==, !=, <, <=, >, >=, and, or, not, in, is null, + - * / and ( )",
             )
         kind = match.lastgroup
         tokens.append(Token(kind, match.group(kind), match.start(kind)))

@@ -25,6 +25,7 @@ from serving.policy.expressions import (
     Node,
     Not,
     Or,
+    field_names,
 )
 
 
@@ -142,6 +143,10 @@ def _expect_bool(node: Node, catalogue: Catalogue, where: str) -> None:
 def _check_compare(node: Compare, catalogue: Catalogue) -> None:
     left, right = type_of(node.left, catalogue), type_of(node.right, catalogue)
     field = left.field or right.field
+    if not field_names(node):
+        raise ExpressionError(
+            "this comparison has no field on either side", node.position, fix="compare a field"
+        )
     if node.op not in ("==", "!="):
         if left.kind != "number" or right.kind != "number":
             bad = left if left.kind != "number" else right
@@ -152,10 +157,6 @@ def _check_compare(node: Compare, catalogue: Catalogue) -> None:
                 fix="use == or != (or 'in [...]') for bool, category and text fields",
             )
         return
-    if not (left.field or right.field):
-        raise ExpressionError(
-            "this comparison has no field on either side", node.position, fix="compare a field"
-        )
     if _compatible(left, right):
         _check_choice(node, left, right)
         return

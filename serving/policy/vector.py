@@ -130,7 +130,8 @@ def _member(node: Member, columns: Columns, catalogue: Catalogue, n: int) -> np.
     assert isinstance(operand, FieldRef)
     codes = _codes(operand, columns)
     wanted = [_code_of(operand, str(item), columns, catalogue) for item in node.items.items]
-    lookup = np.zeros(int(codes.max(initial=0)) + 2, dtype=bool)
+    size = max(int(codes.max(initial=-1)), *wanted) + 2
+    lookup = np.zeros(size, dtype=bool)
     lookup[[code + 1 for code in wanted if code >= 0]] = True
     if node.negated:
         lookup = ~lookup
