@@ -129,7 +129,8 @@ def _queries(book: object, as_of: pd.DataFrame, customer: np.ndarray) -> Queries
         row = int(early[0])
         raise ValueError(
             f"as_of row {row}: invoice {as_of['invoice_id'].iloc[row]!r} is scored at "
-            f"{str(from_days(t[row : row + 1])[0])[:10]}, before its issue date; use a date on or after it"
+            f"{str(from_days(t[row : row + 1])[0])[:10]}, before its issue date; "
+            "use a date on or after it"
         )
     return Queries(invoice=position, customer=customer[position], t=t)
 
