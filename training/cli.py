@@ -11,6 +11,7 @@ import typer
 
 from features import commands as feature_commands
 from features.simulator import cli as simulator_cli
+from serving import commands as serving_commands
 
 app = typer.Typer(
     name="arbiter",
@@ -27,6 +28,7 @@ def _root() -> None:
 
 feature_commands.register(app)
 simulator_cli.register(app)
+serving_commands.register(app)
 
 
 def main() -> None:

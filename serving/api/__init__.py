@@ -1,0 +1,1 @@
+"""The HTTP API: routers under ``routes``, dependencies in ``deps``, schemas in ``schemas``."""

@@ -1,0 +1,75 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from serving.keys import Principal, authenticate
+from serving.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The key itself")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A store session for the request, closed afterwards (uncommitted work is dropped)."""
+    with request.app.state.store.sessions() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    api_key: Annotated[str | None, Security(api_key_header)],
+) -> Principal:
+    """The caller behind the request's key.
+
+    Raises:
+        HTTPException: 401 when no key is given or the key is unknown or revoked.
+    """
+    token = credentials.credentials if credentials is not None else api_key
+    principal = authenticate(session, token) if token else None
+    if principal is None:
+        raise HTTPException(
+            status_code=401,
+            detail="a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting keys of ``roles`` (admin keys are always admitted)."""
+    allowed = frozenset(roles) | {"admin"}
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            needed = " or ".join(sorted(allowed))
+            raise HTTPException(
+                status_code=403, detail=f"a {principal.role} key may not do this; needs {needed}"
+            )
+        return principal
+
+    return check
+
+
+ServiceCaller = Annotated[Principal, Depends(require("service"))]
+CollectorCaller = Annotated[Principal, Depends(require("collector"))]
+ReaderCaller = Annotated[Principal, Depends(require("service", "collector"))]
+AdminCaller = Annotated[Principal, Depends(require())]

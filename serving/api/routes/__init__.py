@@ -1,0 +1,1 @@
+"""Thin routers: each reads its dependencies, calls the store or the decider, returns a schema."""

@@ -1,0 +1,1 @@
+"""Request and response schemas, one pair per entity, with constraints and examples."""

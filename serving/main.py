@@ -1,0 +1,66 @@
+"""Builds the FastAPI app: ``uvicorn serving.main:create_app --factory`` or ``arbiter serve``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from serving.api.errors import add_error_handlers
+from serving.api.middleware import RequestMiddleware
+from serving.api.routes import book, keys, ops
+from serving.logging import configure_logging, get_logger
+from serving.metrics import Metrics
+from serving.settings import Settings
+from serving.store.db import Store
+
+log = get_logger("app")
+DESCRIPTION = """Who should act on each invoice, and why.
+
+Every endpoint but `/healthz` needs an API key, sent as `Authorization: Bearer <key>` or
+`X-API-Key: <key>`. Service keys ingest and decide, collector keys read worklists and record
+actions, admin keys do everything, including reload and key management.
+Money is exchanged as decimal strings (at most 2 decimals) next to its currency."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_level)
+    store = Store(settings.database_url)
+    if settings.upgrade_on_start:
+        store.upgrade()
+    app.state.store = store
+    log.info("started", extra={"env": settings.env, "database": store.engine.dialect.name})
+    try:
+        yield
+    finally:
+        store.close()
+
+
+def readiness(app: FastAPI) -> dict[str, str]:
+    """Each readiness check: ``ok`` or what is wrong."""
+    return {"store": app.state.store.check()}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service, configured by ``settings`` (default: from ``ARBITER_*`` variables)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Arbiter",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics.create()
+    app.state.readiness = lambda: readiness(app)
+    add_error_handlers(app)
+    app.add_middleware(
+        RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    app.include_router(ops.router)
+    app.include_router(book.router)
+    app.include_router(keys.router)
+    return app
