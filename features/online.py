@@ -11,6 +11,8 @@ book agree.
 from __future__ import annotations
 
 import calendar
+import datetime as dt
+from bisect import insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from features.online_compute import families_for
 from features.online_events import (
+    EPOCH_ORDINAL,
     ActivityLogged,
     CustomerUpserted,
     DisputeOpened,
@@ -30,6 +33,7 @@ from features.online_events import (
     event_from_dict,
     events_from_book,
 )
+from features.online_replay import book_event_calls
 from features.online_state import NEVER, PROBLEM_KINDS, CustomerState, Dispute, InvoiceState
 from features.registry import FeatureSet
 from features.schema import DISPUTE_REASONS, SEGMENTS
@@ -86,89 +90,150 @@ class OnlineFeatures:
             self.apply(event)
 
     def replay(self, book: object, until: object | None = None) -> OnlineFeatures:
-        """Apply a book's events in time order; with ``until``, only those dated before it."""
+        """Apply a book's events in time order; with ``until``, only those dated before it.
+
+        Goes through the same handlers as ``apply``, without building a record per event.
+        """
         limit = NEVER if until is None else day_number(until)
-        for event in events_from_book(book):
-            if event.date is not None and day_number(event.date) >= limit:
-                break
-            self.apply(event)
+        for handler, args in book_event_calls(book, limit):
+            getattr(self, handler)(*args)
+            self.applied += 1
         return self
 
     def _on_customer_upsert(self, event: CustomerUpserted) -> None:
-        state = self.customer(event.customer_id)
-        state.segment = SEGMENT_CODE.get(event.segment) if event.segment else None
-        state.strategic = event.strategic
-        state.credit_limit = event.credit_limit
-        state.created = None if event.created_date is None else day_number(event.created_date)
+        created = None if event.created_date is None else day_number(event.created_date)
+        self.upsert_customer(
+            event.customer_id, event.segment, event.strategic, event.credit_limit, created
+        )
 
     def _on_invoice_issued(self, event: InvoiceIssued) -> None:
-        issue = day_number(event.date)
-        year, month = event.date.year, event.date.month
-        invoice = InvoiceState(
-            invoice_id=event.invoice_id,
-            customer_id=event.customer_id,
-            issue=issue,
-            due=day_number(event.due_date),
-            amount=float(event.amount),
-            cents=round(float(event.amount) * 100),
-            order_id=event.order_id,
-            paperless=event.paperless,
-            issue_month=month,
-            month_end=event.date.day > calendar.monthrange(year, month)[1] - MONTH_END_DAYS,
+        self.issue_invoice(
+            event.invoice_id,
+            event.customer_id,
+            day_number(event.date),
+            day_number(event.due_date),
+            event.amount,
+            event.order_id,
+            event.paperless,
         )
-        self.invoices[event.invoice_id] = invoice
-        self.customer(event.customer_id).add_issued(invoice)
 
     def _on_payment(self, event: PaymentReceived) -> None:
-        invoice = self.invoice(event.invoice_id)
-        day = day_number(event.date)
-        if day > invoice.paid:
-            return  # the balance was already settled; a later payment cannot reduce it
-        cents = round(float(event.amount) * 100)
-        invoice.payments.append((day, cents))
-        invoice.payments.sort()
-        self.customers[invoice.customer_id].add_payment(invoice, day, cents)
+        self.receive_payment(event.invoice_id, day_number(event.date), event.amount)
 
     def _on_invoice_paid(self, event: InvoicePaid) -> None:
-        invoice = self.invoice(event.invoice_id)
-        invoice.paid = day_number(event.date)
+        self.settle_invoice(event.invoice_id, day_number(event.date))
+
+    def _on_dispute_opened(self, event: DisputeOpened) -> None:
+        self.open_dispute(event.dispute_id, event.invoice_id, day_number(event.date), event.reason)
+
+    def _on_dispute_resolved(self, event: DisputeResolved) -> None:
+        self.resolve_dispute(event.dispute_id, day_number(event.date))
+
+    def _on_activity(self, event: ActivityLogged) -> None:
+        promised = None if event.promised_date is None else day_number(event.promised_date)
+        self.log_activity(
+            event.customer_id,
+            day_number(event.date),
+            event.activity,
+            event.invoice_id,
+            event.order_id,
+            promised,
+        )
+
+    # -- state updates (dates as day numbers since 1970-01-01) ----------------------------
+    def upsert_customer(
+        self,
+        customer_id: str,
+        segment: str | None,
+        strategic: bool | None,
+        credit_limit: float | None,
+        created: int | None,
+    ) -> None:
+        state = self.customer(customer_id)
+        state.segment = SEGMENT_CODE.get(segment) if segment else None
+        state.strategic = strategic
+        state.credit_limit = credit_limit
+        state.created = created
+
+    def issue_invoice(
+        self,
+        invoice_id: str,
+        customer_id: str,
+        issue: int,
+        due: int,
+        amount: float,
+        order_id: str | None = None,
+        paperless: bool | None = None,
+    ) -> None:
+        date = dt.date.fromordinal(issue + EPOCH_ORDINAL)
+        last_day = calendar.monthrange(date.year, date.month)[1]
+        invoice = InvoiceState(
+            invoice_id=invoice_id,
+            customer_id=customer_id,
+            issue=issue,
+            due=due,
+            amount=float(amount),
+            cents=round(float(amount) * 100),
+            order_id=order_id,
+            paperless=paperless,
+            issue_month=date.month,
+            month_end=date.day > last_day - MONTH_END_DAYS,
+        )
+        self.invoices[invoice_id] = invoice
+        self.customer(customer_id).add_issued(invoice)
+
+    def receive_payment(self, invoice_id: str, day: int, amount: float) -> None:
+        invoice = self.invoice(invoice_id)
+        if day > invoice.paid:
+            return  # the balance was already settled; a later payment cannot reduce it
+        cents = round(float(amount) * 100)
+        insort(invoice.payments, (day, cents))
+        self.customers[invoice.customer_id].add_payment(invoice, day, cents)
+
+    def settle_invoice(self, invoice_id: str, day: int) -> None:
+        invoice = self.invoice(invoice_id)
+        invoice.paid = day
         customer = self.customers[invoice.customer_id]
         customer.add_paid(invoice)
         for promised_on, promised_for in invoice.promises:
             self._record_kept(customer, invoice, promised_on, promised_for)
 
-    def _on_dispute_opened(self, event: DisputeOpened) -> None:
-        invoice = self.invoice(event.invoice_id)
-        reason = REASON_CODE[event.reason]
-        dispute = Dispute(event.dispute_id, event.invoice_id, day_number(event.date), reason)
-        self.disputes[event.dispute_id] = dispute
+    def open_dispute(self, dispute_id: str, invoice_id: str, day: int, reason: str) -> None:
+        invoice = self.invoice(invoice_id)
+        code = REASON_CODE[reason]
+        dispute = Dispute(dispute_id, invoice_id, day, code)
+        self.disputes[dispute_id] = dispute
         invoice.disputes.append(dispute)
-        one_hot = tuple(int(r == reason) for r in range(len(DISPUTE_REASONS)))
-        self.customers[invoice.customer_id].opened.add(dispute.opened, one_hot, event.dispute_id)
+        one_hot = tuple(int(r == code) for r in range(len(DISPUTE_REASONS)))
+        self.customers[invoice.customer_id].opened.add(day, one_hot, dispute_id)
 
-    def _on_dispute_resolved(self, event: DisputeResolved) -> None:
-        dispute = self.disputes[event.dispute_id]
-        dispute.resolved = day_number(event.date)
+    def resolve_dispute(self, dispute_id: str, day: int) -> None:
+        dispute = self.disputes[dispute_id]
+        dispute.resolved = day
         customer = self.customers[self.invoices[dispute.invoice_id].customer_id]
-        days = customer.resolved_days
-        days.insert(np.searchsorted(days, dispute.resolved, side="right"), dispute.resolved)
+        insort(customer.resolved_days, day)
 
-    def _on_activity(self, event: ActivityLogged) -> None:
-        customer = self.customer(event.customer_id)
-        day = day_number(event.date)
-        kind = event.activity
+    def log_activity(
+        self,
+        customer_id: str,
+        day: int,
+        kind: str,
+        invoice_id: str | None = None,
+        order_id: str | None = None,
+        promised: int | None = None,
+    ) -> None:
+        customer = self.customer(customer_id)
         customer.add_activity(kind, day)
-        invoice = self.invoices.get(event.invoice_id) if event.invoice_id else None
+        invoice = self.invoices.get(invoice_id) if invoice_id else None
         if kind in PROBLEM_KINDS:
             if invoice is not None:
                 invoice.problems[kind] = min(invoice.problems.get(kind, NEVER), day)
-            if event.order_id is not None:
-                key = (kind, event.order_id)
+            if order_id is not None:
+                key = (kind, order_id)
                 customer.order_problems[key] = min(customer.order_problems.get(key, NEVER), day)
-        if kind == "promise_to_pay" and invoice is not None and event.promised_date is not None:
-            promised_for = day_number(event.promised_date)
-            invoice.promises.append((day, promised_for))
-            self._record_kept(customer, invoice, day, promised_for)
+        if kind == "promise_to_pay" and invoice is not None and promised is not None:
+            invoice.promises.append((day, promised))
+            self._record_kept(customer, invoice, day, promised)
 
     @staticmethod
     def _record_kept(

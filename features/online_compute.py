@@ -10,9 +10,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable
 
-import numpy as np
-
-from features.online_state import NEVER, CustomerState, InvoiceState
+from features.online_state import NEVER, CustomerState, InvoiceState, sorted_quantile
 from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
@@ -37,7 +35,7 @@ def invoice_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     usual = c.median_cache.get(inv.invoice_id)
     if usual is None:
         k = bisect_left(c.issued.days, inv.issue)
-        usual = float(np.median(c.issued_amounts[:k])) if k else NAN
+        usual = sorted_quantile(sorted(c.issued_amounts[:k]), 0.5) if k else NAN
         c.median_cache[inv.invoice_id] = usual
     out["inv_amount_vs_usual"] = inv.cents / 100 / usual
     n = sum(1 for d in inv.disputes if d.opened < t)
@@ -61,7 +59,7 @@ def customer_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> N
 def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
     paid = c.paid
     n = bisect_left(paid.days, t)
-    late, days_late, cents, late_cents, days_to_pay = paid.sums[n]
+    late, days_late, cents, late_cents, days_to_pay = paid.at(n)
     out["hist_n_invoices"] = bisect_left(c.issued.days, t)
     out["hist_n_paid"] = n
     out["hist_n_late"] = late
@@ -77,7 +75,7 @@ def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
         out["hist_days_since_last_late"] = NAN
         out["hist_days_since_last_paid"] = NAN
         return
-    earlier = paid.sums[max(n - RECENT, 0)]
+    earlier = paid.at(max(n - RECENT, 0))
     last = min(n, RECENT)
     out["hist_late_share_last5"] = (late - earlier[0]) / last
     recent_mean = (days_late - earlier[1]) / last
@@ -87,12 +85,22 @@ def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     last_late = c.last_late[n - 1]
     out["hist_days_since_last_late"] = NAN if last_late == -NEVER else t - last_late
     out["hist_days_since_last_paid"] = t - paid.days[n - 1]
-    quantiles = c.quantiles.get(n)
-    if quantiles is None:
-        values = np.array([row[1] for row in paid.rows[:n]], dtype=np.float64)
-        median, p90 = np.percentile(values, (50, 90))
-        quantiles = c.quantiles[n] = (float(median), float(p90))
-    out["hist_days_late_median"], out["hist_days_late_p90"] = quantiles
+    out["hist_days_late_median"], out["hist_days_late_p90"] = _days_late_quantiles(c, n)
+
+
+def _days_late_quantiles(c: CustomerState, n: int) -> tuple[float, float]:
+    """Median and p90 of days late over the first ``n`` paid invoices."""
+    if n == len(c.paid.days):
+        values = c.late_sorted
+    else:
+        cached = c.quantiles.get(n)
+        if cached is not None:
+            return cached
+        values = sorted(c.paid.columns[1][:n])
+    result = (sorted_quantile(values, 0.5), sorted_quantile(values, 0.9))
+    if n < len(c.paid.days):
+        c.quantiles[n] = result
+    return result
 
 
 def exposure_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
@@ -115,7 +123,7 @@ def exposure_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> N
 def dispute_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
     opened = c.opened
     n = bisect_left(opened.days, t)
-    counts = opened.sums[n]
+    counts = opened.at(n)
     out["disp_n"] = n
     out["disp_n_365d"] = n - bisect_left(opened.days, t - YEAR)
     out["disp_open_count"] = n - bisect_left(c.resolved_days, t)

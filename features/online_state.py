@@ -8,8 +8,10 @@ after it. Money is kept in integer cents, as in the offline path.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+import math
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 NEVER = (1 << 17) - 1
 EWM_ALPHA = 0.3
@@ -31,37 +33,65 @@ FLAG_KINDS = ("legal_hold", "insolvency")
 
 
 class SumStream:
-    """Dated rows of integers with running sums; rows ordered by (day, tie-break key).
+    """Dated rows of integers with running sums, rows ordered by (day, tie-break key).
 
-    ``sums[k]`` is the element-wise sum of the first ``k`` rows.
+    Rows are inserted in place; running sums are brought up to date lazily, from the first
+    row inserted since the last read, so that ingesting a burst of events stays cheap.
     """
 
-    __slots__ = ("days", "keys", "rows", "sums", "width")
+    __slots__ = ("days", "keys", "columns", "sums", "clean")
 
-    def __init__(self, width: int) -> None:
-        self.width = width
+    def __init__(self, width: int, keyed: bool = False) -> None:
         self.days: list[int] = []
-        self.keys: list[tuple] = []
-        self.rows: list[tuple] = []
-        self.sums: list[tuple] = [(0,) * width]
+        self.keys: list[tuple] | None = [] if keyed else None
+        self.columns: list[list[int]] = [[] for _ in range(width)]
+        self.sums: list[list[int]] = [[0] for _ in range(width)]
+        self.clean = 0
 
-    def add(self, day: int, row: tuple, key: object = "") -> int:
+    def add(self, day: int, row: tuple, key: object = None) -> int:
         """Insert a row; returns its position."""
-        position = bisect_right(self.keys, (day, key))
+        if self.keys is None:
+            position = bisect_right(self.days, day)
+        else:
+            position = bisect_right(self.keys, (day, key))
+            self.keys.insert(position, (day, key))
         self.days.insert(position, day)
-        self.keys.insert(position, (day, key))
-        self.rows.insert(position, row)
-        del self.sums[position + 1 :]
-        for current in self.rows[position:]:
-            self.sums.append(tuple(a + b for a, b in zip(self.sums[-1], current, strict=True)))
+        for column, value in zip(self.columns, row, strict=True):
+            column.insert(position, value)
+        self.clean = min(self.clean, position)
         return position
 
     def count(self, t: int) -> int:
         """Rows dated before ``t``."""
         return bisect_left(self.days, t)
 
-    def total(self, t: int) -> tuple:
-        return self.sums[bisect_left(self.days, t)]
+    def at(self, k: int) -> list[int]:
+        """Column sums over the first ``k`` rows."""
+        if k > self.clean:
+            self._refresh()
+        return [sums[k] for sums in self.sums]
+
+    def total(self, t: int) -> list[int]:
+        """Column sums over the rows dated before ``t``."""
+        return self.at(bisect_left(self.days, t))
+
+    def _refresh(self) -> None:
+        start = self.clean
+        for column, sums in zip(self.columns, self.sums, strict=True):
+            base = sums[start]
+            del sums[start:]
+            sums.extend(accumulate(column[start:], initial=base))
+        self.clean = len(self.days)
+
+
+def sorted_quantile(values: list[float], q: float) -> float:
+    """Quantile of sorted ``values`` by linear interpolation (as pandas and NumPy define it)."""
+    position = q * (len(values) - 1)
+    low = int(position)
+    fraction = position - low
+    if fraction == 0 or low + 1 >= len(values):
+        return float(values[low])
+    return values[low] + (values[low + 1] - values[low]) * fraction
 
 
 @dataclass
@@ -104,10 +134,14 @@ class CustomerState:
     credit_limit: float | None = None
     created: int | None = None
     # issued invoices: (amount,) by (issue day, invoice_id)
-    issued: SumStream = field(default_factory=lambda: SumStream(0))
+    issued: SumStream = field(default_factory=lambda: SumStream(0, keyed=True))
     issued_amounts: list[float] = field(default_factory=list)
+    # amounts of the first ``prior_count`` issued invoices, sorted (for running medians)
+    prior_sorted: list[float] = field(default_factory=list)
+    prior_count: int = 0
     # paid invoices: (late, days_late, cents, late_cents, days_to_pay) by (paid day, invoice_id)
-    paid: SumStream = field(default_factory=lambda: SumStream(5))
+    paid: SumStream = field(default_factory=lambda: SumStream(5, keyed=True))
+    late_sorted: list[int] = field(default_factory=list)
     ewm: list[float] = field(default_factory=list)
     last_late: list[int] = field(default_factory=list)
     quantiles: dict[int, tuple[float, float]] = field(default_factory=dict)
@@ -119,7 +153,7 @@ class CustomerState:
     due_paid: list[int] = field(default_factory=list)
     reach: list[int] = field(default_factory=list)
     # disputes: one-hot reason rows by opened day; resolved days
-    opened: SumStream = field(default_factory=lambda: SumStream(6))
+    opened: SumStream = field(default_factory=lambda: SumStream(6, keyed=True))
     resolved_days: list[int] = field(default_factory=list)
     activity_days: dict[str, list[int]] = field(default_factory=dict)
     first_flag: dict[str, int] = field(default_factory=dict)
@@ -131,6 +165,9 @@ class CustomerState:
         self.issued_amounts.insert(position, invoice.cents / 100)
         if position < len(self.issued_amounts) - 1:
             self.median_cache.clear()
+            self.prior_sorted, self.prior_count = [], 0
+        else:
+            self.median_cache[invoice.invoice_id] = self._median_before(invoice.issue)
         self.open_ledger.add(invoice.issue, (invoice.cents, 1))
         self.overdue_ledger.add(invoice.due, (invoice.cents, 1))
         position = bisect_right(self.due_keys, (invoice.due, invoice.invoice_id))
@@ -138,6 +175,15 @@ class CustomerState:
         self.due_paid.insert(position, NEVER)
         self.reach.insert(position, NEVER)
         self._update_reach(position)
+
+    def _median_before(self, day: int) -> float:
+        """Median amount of the invoices issued before ``day`` (appended in issue order)."""
+        days, amounts = self.issued.days, self.issued_amounts
+        while self.prior_count < len(days) and days[self.prior_count] < day:
+            insort(self.prior_sorted, amounts[self.prior_count])
+            self.prior_count += 1
+        values = self.prior_sorted
+        return sorted_quantile(values, 0.5) if values else math.nan
 
     def add_payment(self, invoice: InvoiceState, day: int, cents: int) -> None:
         self.open_ledger.add(day, (-cents, 0))
@@ -152,6 +198,7 @@ class CustomerState:
         late = int(days_late > 0)
         row = (late, days_late, invoice.cents, invoice.cents * late, day - invoice.issue)
         position = self.paid.add(day, row, invoice.invoice_id)
+        insort(self.late_sorted, days_late)
         self._update_paid_prefix(position)
         position = bisect_left(self.due_keys, (invoice.due, invoice.invoice_id))
         self.due_paid[position] = day
@@ -161,8 +208,9 @@ class CustomerState:
         del self.ewm[position:]
         del self.last_late[position:]
         self.quantiles = {k: v for k, v in self.quantiles.items() if k <= position}
-        for (late, days_late, *_), day in zip(
-            self.paid.rows[position:], self.paid.days[position:], strict=True
+        lates, days_lates = self.paid.columns[0], self.paid.columns[1]
+        for late, days_late, day in zip(
+            lates[position:], days_lates[position:], self.paid.days[position:], strict=True
         ):
             previous = self.ewm[-1] if self.ewm else float(days_late)
             self.ewm.append((1 - EWM_ALPHA) * previous + EWM_ALPHA * days_late)
