@@ -24,7 +24,7 @@ from pandas.api.types import infer_dtype
 from serving.policy.catalogue import Catalogue, Field, default_catalogue
 from serving.policy.decision import Decision, DecisionBatch, Reason, TraceEntry, merge_reasons
 from serving.policy.expressions import field_names
-from serving.policy.inputs import batch_length, normalize_batch, normalize_one
+from serving.policy.inputs import batch_length, compile_normalizer, normalize_batch
 from serving.policy.loader import PolicySpec, load_policy_file, parse_policy
 from serving.policy.rows import OWNERS, DecisionTable, Row
 from serving.policy.scalar import compile_condition, compile_number
@@ -62,6 +62,7 @@ class Policy:
             catalogue[n] for n in dict.fromkeys((*ALWAYS_READ, *used))
         )
         self._batch_fields = tuple(catalogue[n] for n in dict.fromkeys(("amount", *used)))
+        self._normalize = compile_normalizer(self.fields)
         self.owner_table = next(t for t in spec.tables if "owner" in t.sets)
         self._default_risk = compile_number(spec.default_risk)
         self._plans = [[self._plan(table, row) for row in table.rows] for table in spec.tables]
@@ -109,12 +110,14 @@ class Policy:
         Raises:
             InputError: A missing field or a value that does not fit its field.
         """
-        values = normalize_one(inputs, self.fields)
+        values = self._normalize(inputs)
         outputs: dict[str, str] = {}
         risk_fn = self._default_risk
         trace, rules = [], []
         for plans in self._plans:
-            plan = next(p for p in plans if p.test(values))  # type: ignore[operator]
+            for plan in plans:
+                if plan.test(values):  # type: ignore[operator]
+                    break
             outputs.update(plan.outputs)
             risk_fn = plan.risk or risk_fn
             trace.append(plan.trace)
