@@ -28,7 +28,7 @@ from serving.api.schemas.book import (
     PaymentIn,
     PaymentOut,
 )
-from serving.api.schemas.common import ConflictOut, ErrorOut, FieldError
+from serving.api.schemas.common import ERROR_RESPONSES, ConflictOut, ErrorOut, FieldError
 from serving.logging import get_logger
 from serving.store.book import (
     ENTITIES,
@@ -40,7 +40,7 @@ from serving.store.book import (
     ingest_many,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 log = get_logger("ingest")
 BULK_RESULTS = ("created", "unchanged", "updated", "rejected")
 

@@ -10,7 +10,7 @@ from serving.api.deps import PrincipalDep
 from serving.api.schemas.common import ERROR_RESPONSES
 from serving.api.schemas.ops import HealthOut, ReadyOut
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", response_model=HealthOut, summary="The process is up")
@@ -21,10 +21,7 @@ def healthz() -> HealthOut:
 @router.get(
     "/readyz",
     response_model=ReadyOut,
-    responses={
-        503: {"model": ReadyOut, "description": "Not ready; the checks say why"},
-        **ERROR_RESPONSES,
-    },
+    responses={503: {"model": ReadyOut, "description": "Not ready; the checks say why"}},
     summary="Store reachable and migrated, models and policy loaded",
 )
 def readyz(request: Request, caller: PrincipalDep) -> ReadyOut | JSONResponse:

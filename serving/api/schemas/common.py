@@ -98,6 +98,7 @@ class FieldError(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)"},
     401: {"model": ErrorOut, "description": "No valid API key"},
     403: {"model": ErrorOut, "description": "The key's role may not do this"},
     413: {"model": ErrorOut, "description": "Request body too large"},
