@@ -61,6 +61,14 @@ class Context:
     def customer_codes(self, customer_ids: pd.Series) -> np.ndarray:
         return self.customer_index.get_indexer(customer_ids)
 
+    @property
+    def invoice_index(self) -> pd.Index:
+        """The book's invoice ids, for look-ups by id."""
+        return self.memo("invoice_index", lambda: pd.Index(self.invoices["invoice_id"]))
+
+    def invoice_positions(self, invoice_ids: pd.Series) -> np.ndarray:
+        return self.invoice_index.get_indexer(invoice_ids)
+
     def memo(self, key: str, make: Callable[[], object]) -> object:
         if key not in self.cache:
             self.cache[key] = make()
@@ -158,24 +166,35 @@ def build_features(
     as_of = default_as_of(book) if as_of is None else as_of.reset_index(drop=True)
     customer_index = _customer_index(book)
     invoice_customer = customer_index.get_indexer(book.tables["invoices"]["customer_id"])  # type: ignore[attr-defined]
-    context = Context(
-        book, customer_index, invoice_customer, _queries(book, as_of, invoice_customer)
-    )
-    wanted = set(fset.names)
-    values: dict[str, np.ndarray] = {}
-    for names, builder in BUILDERS:
-        if names & wanted:
-            values.update(builder(context, names & wanted))
+    queries = _queries(book, as_of, invoice_customer)
+    # Queries sorted by (customer, t) make every searchsorted below walk memory in order.
+    order = np.lexsort((queries.t, queries.customer))
+    sorted_queries = Queries(queries.invoice[order], queries.customer[order], queries.t[order])
+    context = Context(book, customer_index, invoice_customer, sorted_queries)
+    values = _compute(context, set(fset.names))
     invoices = book.tables["invoices"]  # type: ignore[attr-defined]
     frame = pd.DataFrame(
         {
             "invoice_id": as_of["invoice_id"].to_numpy(),
-            "customer_id": invoices["customer_id"].to_numpy()[context.queries.invoice],
-            "as_of": from_days(context.queries.t),
+            "customer_id": invoices["customer_id"].to_numpy()[queries.invoice],
+            "as_of": from_days(queries.t),
         }
     )
     features = pd.DataFrame(
-        {name: np.asarray(values[name], dtype="float64") for name in fset.names},
-        index=frame.index,
+        {name: _unsort(values[name], order) for name in fset.names}, index=frame.index
     )
     return pd.concat([frame, features], axis=1)
+
+
+def _compute(context: Context, wanted: set[str]) -> dict[str, np.ndarray]:
+    values: dict[str, np.ndarray] = {}
+    for names, builder in BUILDERS:
+        if names & wanted:
+            values.update(builder(context, names & wanted))
+    return values
+
+
+def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    out = np.empty(len(order), dtype="float64")
+    out[order] = np.asarray(values, dtype="float64")
+    return out

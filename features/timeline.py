@@ -3,12 +3,13 @@
 A ``Timeline`` holds events of one kind sorted by (group, day, tie-break), where the group is a
 customer or an invoice code. For queries ``(group, t)`` it answers, without a Python loop,
 how many of the group's events are dated strictly before ``t`` and the value of any
-per-group cumulative aggregate at that point.
+per-group running aggregate at that point. Running sums are over integers (cents, days,
+counts), so they are exact whatever the order of addition.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,48 +36,70 @@ def from_days(days: np.ndarray) -> np.ndarray:
     )
 
 
-def _keys(group: np.ndarray, day: np.ndarray) -> np.ndarray:
+def day_keys(group: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """One sortable int64 per (group, day): group in the high bits, day in the low ones."""
     day = np.clip(day, -DAY_OFFSET, DAY_OFFSET - 1) + DAY_OFFSET
-    return (group.astype(np.int64) << DAY_BITS) + day
+    return (np.asarray(group, dtype=np.int64) << DAY_BITS) + day
 
 
 @dataclass
 class Timeline:
-    """Events sorted by (group, day); ``frame`` keeps their columns in that order."""
+    """Events sorted by (group, day, tie-break), with their columns in that order."""
 
     group: np.ndarray
     day: np.ndarray
-    frame: pd.DataFrame
+    columns: dict[str, np.ndarray]
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
-        cls, group: np.ndarray, day: np.ndarray, frame: pd.DataFrame, tiebreak: str | None = None
+        cls,
+        group: np.ndarray,
+        day: np.ndarray,
+        columns: dict[str, np.ndarray] | None = None,
+        tiebreak: np.ndarray | None = None,
     ) -> Timeline:
-        """Sort events by (group, day, ``tiebreak`` column) and index them."""
-        frame = frame.reset_index(drop=True).assign(_group=group, _day=day)
-        by = ["_group", "_day"] + ([tiebreak] if tiebreak else [])
-        frame = frame.sort_values(by, kind="stable").reset_index(drop=True)
-        return cls(frame.pop("_group").to_numpy(), frame.pop("_day").to_numpy(), frame)
+        """Sort events by (group, day, ``tiebreak``) and index them."""
+        keys = day_keys(group, day)
+        if tiebreak is None:
+            order = np.argsort(keys, kind="stable")
+        else:
+            order = np.lexsort((tiebreak, keys))
+        sorted_columns = {name: np.asarray(v)[order] for name, v in (columns or {}).items()}
+        timeline = cls(np.asarray(group)[order], np.asarray(day)[order], sorted_columns)
+        timeline._cache["keys"] = keys[order]
+        return timeline
 
     def __len__(self) -> int:
         return len(self.day)
 
     @property
     def keys(self) -> np.ndarray:
-        if not hasattr(self, "_keys_cache"):
-            self._keys_cache = _keys(self.group, self.day)
-        return self._keys_cache
+        if "keys" not in self._cache:
+            self._cache["keys"] = day_keys(self.group, self.day)
+        return self._cache["keys"]
 
     def starts(self) -> np.ndarray:
         """Per event, the position of its group's first event."""
-        first = np.r_[True, self.group[1:] != self.group[:-1]] if len(self) else np.array([])
-        return np.maximum.accumulate(np.where(first, np.arange(len(self)), 0)).astype(np.int64)
+        if "starts" not in self._cache:
+            first = np.r_[True, self.group[1:] != self.group[:-1]][: len(self)]
+            positions = np.where(first, np.arange(len(self)), 0)
+            self._cache["starts"] = np.maximum.accumulate(positions).astype(np.int64)
+        return self._cache["starts"]
 
     def locate(self, group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For queries (group, t): the global end position and the count of events < t."""
-        pos = np.searchsorted(self.keys, _keys(group, t), side="left")
-        start = np.searchsorted(self.keys, _keys(group, np.full_like(t, -DAY_OFFSET)), "left")
-        return pos, pos - start
+        pos = np.searchsorted(self.keys, day_keys(group, t), side="left")
+        return pos, pos - self._group_starts(group)
+
+    def _group_starts(self, group: np.ndarray) -> np.ndarray:
+        """Position of each queried group's first event (memoised for the same query array)."""
+        cached = self._cache.get("group_starts")
+        if cached is not None and cached[0] is group:
+            return cached[1]
+        starts = np.searchsorted(self.keys, np.asarray(group, dtype=np.int64) << DAY_BITS, "left")
+        self._cache["group_starts"] = (group, starts)
+        return starts
 
     def count_before(self, group: np.ndarray, t: np.ndarray) -> np.ndarray:
         return self.locate(group, t)[1]
@@ -85,14 +108,17 @@ class Timeline:
         """Events dated in [t - days, t)."""
         return self.count_before(group, t) - self.count_before(group, t - days)
 
-    def cumulative(self, values: np.ndarray | pd.Series) -> np.ndarray:
-        """Per-group running sum in timeline order (sequential, so exact for integers)."""
-        return pd.Series(np.asarray(values)).groupby(self.group, sort=False).cumsum().to_numpy()
+    def cumulative(self, values: np.ndarray) -> np.ndarray:
+        """Per-group running sum of integer values, in timeline order."""
+        values = np.asarray(values, dtype=np.int64)
+        total = np.cumsum(values)
+        starts = self.starts()
+        return total - (total[starts] - values[starts])
 
-    def running(self, values: np.ndarray, how: str) -> np.ndarray:
-        """Per-group running ``max``/``min`` in timeline order."""
-        grouped = pd.Series(values).groupby(self.group, sort=False)
-        return (grouped.cummax() if how == "max" else grouped.cummin()).to_numpy()
+    def running_max(self, values: np.ndarray) -> np.ndarray:
+        """Per-group running maximum of day-sized integers, in timeline order."""
+        keys = np.maximum.accumulate(day_keys(self.group, values))
+        return (keys & ((1 << DAY_BITS) - 1)) - DAY_OFFSET
 
     def expanding_quantile(self, values: np.ndarray, q: float) -> np.ndarray:
         """Per-group expanding quantile (linear interpolation) at each event."""
@@ -105,9 +131,8 @@ class Timeline:
         if len(self) == 0:
             return np.zeros(0)
         series = pd.Series(values, dtype="float64")
-        return (
-            series.groupby(self.group, sort=True).ewm(alpha=alpha, adjust=False).mean().to_numpy()
-        )
+        grouped = series.groupby(self.group, sort=True)
+        return grouped.ewm(alpha=alpha, adjust=False).mean().to_numpy()
 
     def at(
         self, series: np.ndarray, pos: np.ndarray, count: np.ndarray, empty: float = np.nan

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.timeline import NEVER, Timeline, to_days
+from features.timeline import NEVER, to_days
 
 
 def to_cents(amounts: pd.Series | np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ def _make_payments(context) -> Payments:  # noqa: ANN001
     if frame is None:
         empty = np.zeros(0, dtype=np.int64)
         return Payments(empty, empty, empty, np.zeros(0, dtype=object))
-    invoice = pd.Index(book["invoice_id"]).get_indexer(frame["invoice_id"])
+    invoice = context.invoice_positions(frame["invoice_id"])
     day = to_days(frame["payment_date"])
     keep = day <= book["paid"][invoice]
     return Payments(
@@ -98,9 +98,18 @@ def _make_ledger(context) -> Ledger:  # noqa: ANN001
     )
 
 
-def customer_timeline(context, name: str, make) -> Timeline:  # noqa: ANN001
-    """A memoised timeline (``make`` builds it on first use)."""
-    return context.memo(f"timeline:{name}", make)
+def id_rank(ids: np.ndarray) -> np.ndarray:
+    """Each id's rank in sorted order: the tie-break the online path uses between same-day
+    events (it orders them by (day, id))."""
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def invoice_rank(context) -> np.ndarray:  # noqa: ANN001
+    """``id_rank`` of the book's invoice ids, memoised."""
+    return context.memo("invoice_rank", lambda: id_rank(context.invoices["invoice_id"].to_numpy()))
 
 
 def nan_where(condition: np.ndarray, values: np.ndarray) -> np.ndarray:

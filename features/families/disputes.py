@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.families.base import ledger, nan_where, ratio
+from features.families.base import id_rank, ledger, nan_where, ratio
 from features.families.invoice import issued_timeline
 from features.schema import DISPUTE_REASONS
 from features.timeline import NEVER, Timeline, to_days
@@ -18,7 +18,7 @@ def _disputes(context) -> pd.DataFrame:  # noqa: ANN001
 
     def make() -> pd.DataFrame:
         frame = context.table("disputes")
-        invoice = pd.Index(ledger(context).invoice_id).get_indexer(frame["invoice_id"])
+        invoice = context.invoice_positions(frame["invoice_id"])
         return pd.DataFrame(
             {
                 "dispute_id": frame["dispute_id"].to_numpy(),
@@ -38,9 +38,11 @@ def _timelines(context, key: str) -> tuple[Timeline, Timeline]:  # noqa: ANN001
 
     def make() -> tuple[Timeline, Timeline]:
         d = _disputes(context)
-        opened = Timeline.build(d[key].to_numpy(), d["opened"].to_numpy(), d, "dispute_id")
+        columns = {"reason": d["reason"].to_numpy()}
+        rank = id_rank(d["dispute_id"].to_numpy())
+        opened = Timeline.build(d[key].to_numpy(), d["opened"].to_numpy(), columns, rank)
         done = d[d["resolved"] != NEVER]
-        resolved = Timeline.build(done[key].to_numpy(), done["resolved"].to_numpy(), done)
+        resolved = Timeline.build(done[key].to_numpy(), done["resolved"].to_numpy())
         return opened, resolved
 
     return context.memo(f"disputes:{key}", make)
@@ -58,7 +60,7 @@ def build_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
         "disp_days_since_last": q.t - opened.at(opened.day, pos, n),
         "disp_per_invoice": ratio(n, issued_timeline(context).count_before(q.customer, q.t)),
     }
-    reason = opened.frame["reason"].to_numpy()
+    reason = opened.columns["reason"]
     counts = (
         np.column_stack(
             [

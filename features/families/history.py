@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from features.families.base import ledger, nan_where, payments, ratio
-from features.families.invoice import issued_timeline
+from features.families.base import invoice_rank, ledger, nan_where, payments, ratio
+from features.families.invoice import customer_rows, issued_timeline
 from features.timeline import NEVER, Timeline
 
 EWM_ALPHA = 0.3
@@ -20,17 +19,15 @@ def paid_timeline(context) -> Timeline:  # noqa: ANN001
         book = ledger(context)
         paid = book.paid != NEVER
         days_late = (book.paid - book.due)[paid]
-        frame = pd.DataFrame(
-            {
-                "invoice_id": book.invoice_id[paid],
-                "days_late": days_late,
-                "late": (days_late > 0).astype(np.int64),
-                "cents": book.cents[paid],
-                "late_cents": np.where(days_late > 0, book.cents[paid], 0),
-                "days_to_pay": (book.paid - book.issue)[paid],
-            }
-        )
-        return Timeline.build(book.customer[paid], book.paid[paid], frame, "invoice_id")
+        columns = {
+            "days_late": days_late,
+            "late": (days_late > 0).astype(np.int64),
+            "cents": book.cents[paid],
+            "late_cents": np.where(days_late > 0, book.cents[paid], 0),
+            "days_to_pay": (book.paid - book.issue)[paid],
+        }
+        rank = invoice_rank(context)[paid]
+        return Timeline.build(book.customer[paid], book.paid[paid], columns, rank)
 
     return context.memo("timeline:paid", make)
 
@@ -39,7 +36,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     """Counts, late shares, days-late statistics, recency and trend of paid invoices."""
     q = context.queries
     paid = paid_timeline(context)
-    f = paid.frame
+    f = paid.columns
     pos, n = paid.locate(q.customer, q.t)
     total = {
         c: paid.at(paid.cumulative(f[c]), pos, n, 0.0)
@@ -48,7 +45,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     last = np.minimum(n, RECENT)
     recent_days = paid.sum_last(paid.cumulative(f["days_late"]), pos, n, RECENT)
     recent_late = paid.sum_last(paid.cumulative(f["late"]), pos, n, RECENT)
-    last_late_day = paid.running(np.where(f["late"] > 0, paid.day, -NEVER), "max")
+    last_late_day = paid.running_max(np.where(f["late"] > 0, paid.day, -NEVER))
     last_late = paid.at(last_late_day, pos, n, -NEVER)
     out = {
         "hist_n_invoices": issued_timeline(context).count_before(q.customer, q.t),
@@ -87,19 +84,17 @@ def _balance_timeline(context, overdue: bool) -> Timeline:  # noqa: ANN001
         [start, np.maximum(pays.day, floor_pay), np.maximum(book.paid[is_paid], floor_paid)]
     )
     customer = np.concatenate([book.customer, book.customer[pays.invoice], book.customer[is_paid]])
-    frame = pd.DataFrame(
-        {
-            "cents": np.concatenate([book.cents, -pays.cents, -book.residual[is_paid]]),
-            "count": np.concatenate(
-                [
-                    np.ones(len(start), np.int64),
-                    np.zeros(len(pays.day), np.int64),
-                    -np.ones(int(is_paid.sum()), np.int64),
-                ]
-            ),
-        }
-    )
-    return Timeline.build(customer, day, frame)
+    columns = {
+        "cents": np.concatenate([book.cents, -pays.cents, -book.residual[is_paid]]),
+        "count": np.concatenate(
+            [
+                np.ones(len(start), np.int64),
+                np.zeros(len(pays.day), np.int64),
+                -np.ones(int(is_paid.sum()), np.int64),
+            ]
+        ),
+    }
+    return Timeline.build(customer, day, columns)
 
 
 def build_exposure(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -112,15 +107,15 @@ def build_exposure(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
         )
         pos, n = timeline.locate(q.customer, q.t)
         out[f"exp_{label}_count"] = timeline.at(
-            timeline.cumulative(timeline.frame["count"]), pos, n, 0
+            timeline.cumulative(timeline.columns["count"]), pos, n, 0
         )
-        cents = timeline.at(timeline.cumulative(timeline.frame["cents"]), pos, n, 0)
+        cents = timeline.at(timeline.cumulative(timeline.columns["cents"]), pos, n, 0)
         out[f"exp_{label}_balance"] = cents / 100
     out["exp_overdue_share"] = ratio(out["exp_overdue_balance"], out["exp_open_balance"])
     out["exp_oldest_overdue_days"] = _oldest_overdue_days(context)
     if "exp_credit_use" in names:
         customers = context.table("customers")
-        row = pd.Index(customers["customer_id"]).get_indexer(context.customer_index[q.customer])
+        row = customer_rows(context)[q.customer]
         limit = customers["credit_limit"].to_numpy(dtype="float64", na_value=np.nan)
         limit = np.where(row >= 0, limit[np.maximum(row, 0)], np.nan)
         usable = np.nan_to_num(limit, nan=0.0) > 0
@@ -137,14 +132,12 @@ def _oldest_overdue_days(context) -> np.ndarray:  # noqa: ANN001
     invoice not paid before t, so one ``searchsorted`` on it finds the oldest overdue.
     """
     q, book = context.queries, ledger(context)
-    frame = pd.DataFrame({"invoice_id": book.invoice_id, "paid": book.paid})
     by_due = context.memo(
-        "timeline:due", lambda: Timeline.build(book.customer, book.due, frame, "invoice_id")
+        "timeline:due",
+        lambda: Timeline.build(book.customer, book.due, {"paid": book.paid}, invoice_rank(context)),
     )
     due_pos, due_n = by_due.locate(q.customer, q.t)
-    reach = Timeline(
-        by_due.group, by_due.running(by_due.frame["paid"].to_numpy(), "max"), by_due.frame
-    )
+    reach = Timeline(by_due.group, by_due.running_max(by_due.columns["paid"]), {})
     first_pos, first_i = reach.locate(q.customer, q.t)
     overdue = first_i < due_n
     oldest_due = by_due.day[np.minimum(first_pos, max(len(by_due) - 1, 0))] if len(by_due) else q.t

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.families.base import ledger, nan_where, payments, to_cents
+from features.families.base import invoice_rank, ledger, nan_where, payments, to_cents
 from features.schema import SEGMENTS
 from features.timeline import Timeline, to_days
 
@@ -17,8 +17,8 @@ def issued_timeline(context) -> Timeline:  # noqa: ANN001
 
     def make() -> Timeline:
         book = ledger(context)
-        frame = pd.DataFrame({"invoice_id": book.invoice_id, "cents": book.cents})
-        return Timeline.build(book.customer, book.issue, frame, "invoice_id")
+        columns = {"cents": book.cents}
+        return Timeline.build(book.customer, book.issue, columns, invoice_rank(context))
 
     return context.memo("timeline:issued", make)
 
@@ -36,7 +36,7 @@ def build_invoice(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     }
     if "inv_paperless" in names:
         paperless = invoices["paperless"].iloc[q.invoice]
-        out["inv_paperless"] = paperless.astype("float64").to_numpy()
+        out["inv_paperless"] = paperless.to_numpy(dtype="float64", na_value=np.nan)
     if "inv_amount_vs_usual" in names:
         out["inv_amount_vs_usual"] = _amount_vs_usual(context)
     return out
@@ -46,7 +46,7 @@ def _amount_vs_usual(context) -> np.ndarray:  # noqa: ANN001
     q, book = context.queries, ledger(context)
     issued = issued_timeline(context)
     median = context.memo(
-        "issued_median", lambda: issued.expanding_quantile(issued.frame["cents"] / 100, 0.5)
+        "issued_median", lambda: issued.expanding_quantile(issued.columns["cents"] / 100, 0.5)
     )
     pos, count = issued.locate(q.customer, book.issue[q.invoice])
     usual = issued.at(median, pos, count)
@@ -58,7 +58,7 @@ def build_customer(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
     """Static customer attributes (segment, strategic, credit limit, tenure)."""
     q = context.queries
     customers = context.table("customers")
-    row = pd.Index(customers["customer_id"]).get_indexer(context.customer_index[q.customer])
+    row = customer_rows(context)[q.customer]
     known = row >= 0
     take = np.maximum(row, 0)
 
@@ -70,13 +70,24 @@ def build_customer(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
         code = pd.Categorical(column("segment"), categories=SEGMENTS).codes
         out["cust_segment"] = nan_where((code < 0) | ~known, code)
     if "cust_strategic" in names:
-        out["cust_strategic"] = nan_where(~known, column("strategic").astype("float64"))
+        strategic = column("strategic").to_numpy(dtype="float64", na_value=np.nan)
+        out["cust_strategic"] = nan_where(~known, strategic)
     if "cust_credit_limit" in names:
-        out["cust_credit_limit"] = nan_where(~known, column("credit_limit").astype("float64"))
+        limit = column("credit_limit").to_numpy(dtype="float64", na_value=np.nan)
+        out["cust_credit_limit"] = nan_where(~known, limit)
     if "cust_tenure_days" in names:
         created = to_days(column("created_date"))
         out["cust_tenure_days"] = nan_where(~known | (created > q.t), q.t - created)
     return out
+
+
+def customer_rows(context) -> np.ndarray:  # noqa: ANN001
+    """Per customer code, its row in the customers table (-1 when absent)."""
+    customers = context.table("customers")
+    return context.memo(
+        "customer_rows",
+        lambda: pd.Index(customers["customer_id"]).get_indexer(context.customer_index),
+    )
 
 
 def build_lifecycle(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -94,10 +105,9 @@ def build_lifecycle(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa:
 def _paid_share(context) -> np.ndarray:  # noqa: ANN001
     q, book = context.queries, ledger(context)
     pays = payments(context)
-    frame = pd.DataFrame({"cents": pays.cents, "payment_id": pays.payment_id})
-    by_invoice = Timeline.build(pays.invoice, pays.day, frame, "payment_id")
+    by_invoice = Timeline.build(pays.invoice, pays.day, {"cents": pays.cents})
     pos, count = by_invoice.locate(q.invoice, q.t)
-    paid_cents = by_invoice.at(by_invoice.cumulative(by_invoice.frame["cents"]), pos, count, 0.0)
+    paid_cents = by_invoice.at(by_invoice.cumulative(by_invoice.columns["cents"]), pos, count, 0.0)
     share = paid_cents / book.cents[q.invoice]
     return np.where(book.paid[q.invoice] < q.t, 1.0, share)
 

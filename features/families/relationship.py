@@ -32,7 +32,7 @@ def kind_timeline(context, *kinds: str) -> Timeline:  # noqa: ANN001
     def make() -> Timeline:
         a = _activities(context)
         a = a[a["kind"].isin(kinds)]
-        return Timeline.build(a["_customer"].to_numpy(), a["_day"].to_numpy(), a[["activity_id"]])
+        return Timeline.build(a["_customer"].to_numpy(), a["_day"].to_numpy())
 
     return context.memo("kinds:" + ",".join(kinds), make)
 
@@ -51,16 +51,29 @@ def _first_problem_day(context, kind: str) -> np.ndarray:  # noqa: ANN001
     a = a[a["kind"] == kind]
     invoices = context.invoices
     first = np.full(len(invoices), NEVER, dtype=np.int64)
-    by_invoice = pd.Index(invoices["invoice_id"]).get_indexer(a["invoice_id"])
+    by_invoice = context.invoice_positions(a["invoice_id"])
     named = by_invoice >= 0
     np.minimum.at(first, by_invoice[named], a["_day"].to_numpy()[named])
     if "order_id" in a.columns and "order_id" in invoices.columns:
-        per_order = a[a["order_id"].notna()].groupby(["_customer", "order_id"])["_day"].min()
-        keys = pd.MultiIndex.from_arrays([context.invoice_customer, invoices["order_id"]])
-        order_day = per_order.reindex(keys).to_numpy()
-        has = ~np.isnan(order_day)
-        first[has] = np.minimum(first[has], order_day[has].astype(np.int64))
+        np.minimum(first, _first_day_by_order(context, a), out=first)
     return first
+
+
+def _first_day_by_order(context, a: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
+    """Per invoice, the first day of an activity in ``a`` on the same customer's order."""
+    invoice_orders = context.invoices["order_id"]
+    codes, uniques = pd.factorize(pd.concat([invoice_orders, a["order_id"]], ignore_index=True))
+    width = len(uniques) + 1
+    invoice_key = context.invoice_customer.astype(np.int64) * width + codes[: len(invoice_orders)]
+    activity_codes = codes[len(invoice_orders) :]
+    named = activity_codes >= 0
+    activity_key = a["_customer"].to_numpy()[named].astype(np.int64) * width + activity_codes[named]
+    first = pd.Series(a["_day"].to_numpy()[named]).groupby(activity_key).min()
+    if len(first) == 0:
+        return np.full(len(invoice_orders), NEVER, dtype=np.int64)
+    found = pd.Index(first.index).get_indexer(invoice_key)
+    day = np.where(found >= 0, first.to_numpy()[np.maximum(found, 0)], NEVER)
+    return np.where(codes[: len(invoice_orders)] >= 0, day, NEVER)
 
 
 def build_relationship(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -109,7 +122,7 @@ def _kept_timeline(context) -> Timeline:  # noqa: ANN001
     paid = book.paid[invoice]
     kept = (paid != NEVER) & (paid <= to_days(a["promised_date"]))
     day = np.maximum(a["_day"].to_numpy(), paid)[kept]
-    return Timeline.build(a["_customer"].to_numpy()[kept], day, a[["activity_id"]][kept])
+    return Timeline.build(a["_customer"].to_numpy()[kept], day)
 
 
 def build_customer_flags(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
