@@ -12,6 +12,7 @@ import typer
 from features import commands as feature_commands
 from features.simulator import cli as simulator_cli
 from serving import commands as serving_commands
+from training import commands as training_commands
 
 app = typer.Typer(
     name="arbiter",
@@ -29,6 +30,7 @@ def _root() -> None:
 feature_commands.register(app)
 simulator_cli.register(app)
 serving_commands.register(app)
+training_commands.register(app)
 
 
 def main() -> None:
