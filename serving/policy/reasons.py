@@ -9,7 +9,6 @@ invoice's real values (``features.registry.render_reason``); its code is ``<targ
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -38,15 +37,12 @@ def target_label(target: str) -> str:
     return target.removeprefix("p_")
 
 
-def pushes_up(
-    contributions: np.ndarray, feature_names: Sequence[str], limit: int = MAX_REASONS
-) -> list[tuple[str, float]]:
-    """The features with the largest positive contributions, largest first.
+def aligned(contributions: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
+    """Contributions without the bias term, checked against the feature names.
 
     Args:
         contributions: Shape (n_features,) or (n_features + 1,) with the bias last.
         feature_names: Names aligned with ``contributions``.
-        limit: How many to return at most.
 
     Raises:
         ValueError: ``contributions`` does not match ``feature_names``.
@@ -59,8 +55,30 @@ def pushes_up(
             f"{len(values)} contributions for {len(feature_names)} features; pass the "
             "pred_contrib row of the model whose feature names are given"
         )
-    order = np.argsort(-np.where(values > 0, values, 0.0), kind="stable")[:limit]
-    return [(feature_names[i], float(values[i])) for i in order if values[i] > 0]
+    return values
+
+
+def strongest_pushes(
+    contributions: Mapping[str, np.ndarray], feature_names: Sequence[str], limit: int
+) -> list[tuple[float, str, str]]:
+    """(weight, target, feature) of the features that pushed a risk up most, strongest first.
+
+    Each feature appears once, for the target it pushed up most; only positive contributions
+    count.
+    """
+    targets = list(contributions)
+    if not targets:
+        return []
+    matrix = np.vstack([aligned(contributions[t], feature_names) for t in targets])
+    positive = np.where(matrix > 0, matrix, 0.0)
+    strongest = positive.max(axis=0)
+    target_of = positive.argmax(axis=0)
+    order = np.argsort(-strongest, kind="stable")[:limit]
+    return [
+        (float(strongest[i]), targets[target_of[i]], feature_names[i])
+        for i in order
+        if strongest[i] > 0
+    ]
 
 
 def model_reasons(
@@ -87,21 +105,10 @@ def model_reasons(
         ValueError: Contributions of the wrong length, or a cited feature without a spec.
     """
     render = render or default_render()
-    pushes = [
-        (weight, target_label(target), name)
-        for target, row in contributions.items()
-        for name, weight in pushes_up(row, feature_names, limit)
-    ]
-    reasons: list[Reason] = []
-    cited: set[str] = set()
-    for weight, label, name in sorted(pushes, key=lambda push: -push[0]):
-        if name in cited or math.isnan(weight):
-            continue
+    reasons = []
+    for weight, target, name in strongest_pushes(contributions, feature_names, limit):
         if name not in specs:
             raise ValueError(f"feature {name!r} has no spec with a reason template; add one")
-        cited.add(name)
         text = render(specs[name], values)
-        reasons.append(Reason(f"{label}.{name}", text, "model", weight))
-        if len(reasons) == limit:
-            break
+        reasons.append(Reason(f"{target_label(target)}.{name}", text, "model", weight))
     return tuple(reasons)

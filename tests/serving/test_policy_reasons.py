@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serving.policy.engine import load_policy
-from serving.policy.reasons import format_template, model_reasons, pushes_up
+from serving.policy.reasons import aligned, format_template, model_reasons
 from serving.policy.synthetic import random_inputs
 
 
@@ -82,7 +82,7 @@ def test_a_risk_reason_never_cites_a_feature_that_lowered_that_risk(
 
 def test_contributions_must_match_the_features() -> None:
     with pytest.raises(ValueError, match="3 contributions for 4 features"):
-        pushes_up(np.zeros(3), NAMES)
+        aligned(np.zeros(3), NAMES)
     with pytest.raises(ValueError, match="'amount' has no spec"):
         model_reasons(VALUES, {"late": np.array([0, 0, 1.0, 0])}, NAMES, {}, format_template)
 
