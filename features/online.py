@@ -13,7 +13,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,13 @@ SEGMENT_CODE = {segment: code for code, segment in enumerate(SEGMENTS)}
 __all__ = ["OnlineFeatures", "events_from_book"]
 
 
+def _picker(names: list[str]) -> Callable[[dict], tuple]:
+    """A function taking the values of ``names`` out of a dict, as a tuple, in order."""
+    if len(names) == 1:
+        return lambda values: (values[names[0]],)
+    return itemgetter(*names)
+
+
 class OnlineFeatures:
     """Per-customer incremental feature state for one ``FeatureSet``.
 
@@ -60,6 +68,9 @@ class OnlineFeatures:
         self.disputes: dict[str, Dispute] = {}
         self.applied = 0
         self._families = families_for(self.names)
+        self._pick = (
+            itemgetter(*self.names) if len(self.names) > 1 else lambda d: (d[self.names[0]],)
+        )
 
     # -- ingest -------------------------------------------------------------------------
     def customer(self, customer_id: str) -> CustomerState:
@@ -245,6 +256,13 @@ class OnlineFeatures:
     # -- answer -------------------------------------------------------------------------
     def values(self, invoice_id: str, as_of: object) -> dict[str, float]:
         """Feature values of one invoice at ``as_of``, by name, in feature-set order."""
+        return dict(zip(self.names, self._answer(invoice_id, as_of), strict=True))
+
+    def vector(self, invoice_id: str, as_of: object) -> np.ndarray:
+        """Feature vector (float64, feature-set order) of one invoice at ``as_of``."""
+        return np.array(self._answer(invoice_id, as_of), dtype=np.float64)
+
+    def _answer(self, invoice_id: str, as_of: object) -> tuple[float, ...]:
         invoice = self.invoice(invoice_id)
         t = day_number(as_of)
         if t < invoice.issue:
@@ -256,9 +274,4 @@ class OnlineFeatures:
         customer = self.customers[invoice.customer_id]
         for family in self._families:
             family(customer, invoice, t, everything)
-        return {name: float(everything[name]) for name in self.names}
-
-    def vector(self, invoice_id: str, as_of: object) -> np.ndarray:
-        """Feature vector (float64, feature-set order) of one invoice at ``as_of``."""
-        values = self.values(invoice_id, as_of)
-        return np.fromiter(values.values(), dtype=np.float64, count=len(self.names))
+        return tuple(map(float, self._pick(everything)))

@@ -14,6 +14,7 @@ from features.online_state import NEVER, CustomerState, InvoiceState, sorted_qua
 from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
+REASON_NAMES = tuple(f"disp_n_{reason}" for reason in REASONS)
 RECENT = 5
 YEAR = 365
 
@@ -129,10 +130,10 @@ def dispute_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     out["disp_open_count"] = n - bisect_left(c.resolved_days, t)
     out["disp_days_since_last"] = t - opened.days[n - 1] if n else NAN
     out["disp_per_invoice"] = _ratio(n, bisect_left(c.issued.days, t))
-    for reason, count in zip(REASONS, counts, strict=True):
-        out[f"disp_n_{reason}"] = count
-    top = max(range(len(counts)), key=lambda r: (counts[r], -r))
-    out["cust_dispute_top_reason"] = top if n else NAN
+    for name, count in zip(REASON_NAMES, counts, strict=True):
+        out[name] = count
+    # index() finds the first maximum: ties go to the earlier reason
+    out["cust_dispute_top_reason"] = counts.index(max(counts)) if n else NAN
 
 
 def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
