@@ -109,7 +109,14 @@ class OnlineFeatures:
         for handler, args in book_event_calls(book, limit):
             getattr(self, handler)(*args)
             self.applied += 1
+        self.refresh()
         return self
+
+    def refresh(self) -> None:
+        """Bring every customer's running sums up to date (they are otherwise refreshed on
+        the first query after an update), so that answers after a bulk load are all fast."""
+        for customer in self.customers.values():
+            customer.refresh()
 
     def _on_customer_upsert(self, event: CustomerUpserted) -> None:
         created = None if event.created_date is None else day_number(event.created_date)

@@ -176,6 +176,10 @@ class CustomerState:
         self.reach.insert(position, NEVER)
         self._update_reach(position)
 
+    def refresh(self) -> None:
+        for stream in (self.issued, self.paid, self.open_ledger, self.overdue_ledger, self.opened):
+            stream.at(len(stream.days))
+
     def _median_before(self, day: int) -> float:
         """Median amount of the invoices issued before ``day`` (appended in issue order)."""
         days, amounts = self.issued.days, self.issued_amounts
