@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from serving.api.errors import add_error_handlers
 from serving.api.middleware import RequestMiddleware
-from serving.api.routes import book, keys, ops
+from serving.api.routes import admin, book, decisions, keys, ops, worklist
+from serving.engine import EngineHolder
+from serving.live import LiveFeatures
 from serving.logging import configure_logging, get_logger
 from serving.metrics import Metrics
 from serving.settings import Settings
@@ -32,7 +34,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.upgrade_on_start:
         store.upgrade()
     app.state.store = store
-    log.info("started", extra={"env": settings.env, "database": store.engine.dialect.name})
+    events = app.state.live.rebuild(store.engine)
+    engine = app.state.engines.load(settings)
+    if engine is None:
+        log.warning("models and policy not loaded", extra={"reason": app.state.engines.error})
+    log.info(
+        "started",
+        extra={"env": settings.env, "database": store.engine.dialect.name, "events": events},
+    )
     try:
         yield
     finally:
@@ -41,7 +50,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def readiness(app: FastAPI) -> dict[str, str]:
     """Each readiness check: ``ok`` or what is wrong."""
-    return {"store": app.state.store.check()}
+    engines: EngineHolder = app.state.engines
+    engine = engines.current
+    loaded = "ok" if engine is not None else f"not loaded: {engines.error or 'starting'}"
+    return {"store": app.state.store.check(), "models": loaded, "policy": loaded}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics.create()
     app.state.readiness = lambda: readiness(app)
+    app.state.live = LiveFeatures()
+    app.state.engines = EngineHolder(on_swap=app.state.metrics.show_versions)
     add_error_handlers(app)
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
@@ -63,4 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(book.router)
     app.include_router(keys.router)
+    app.include_router(decisions.router)
+    app.include_router(worklist.router)
+    app.include_router(admin.router)
     return app

@@ -27,6 +27,12 @@ class Metrics:
     rejected_items: Counter
     versions: Info
 
+    def show_versions(self, engine: object) -> None:
+        """Publish the versions of a newly swapped-in engine."""
+        versions = {f"model_{t}": v for t, v in engine.model_versions.items()}  # type: ignore[attr-defined]
+        versions["policy"] = engine.policy.version  # type: ignore[attr-defined]
+        self.versions.info(versions)
+
     @classmethod
     def create(cls) -> Metrics:
         registry = CollectorRegistry()

@@ -9,7 +9,10 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from serving.engine import Engine
 from serving.keys import Principal, authenticate
+from serving.live import LiveFeatures
+from serving.logging import request_id_var
 from serving.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
@@ -27,6 +30,32 @@ def get_settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_live(request: Request) -> LiveFeatures:
+    return request.app.state.live
+
+
+def get_engine(request: Request) -> Engine:
+    """The engine in use, read once for the whole request.
+
+    Raises:
+        HTTPException: 503 while no models and policy are loaded.
+    """
+    engine = request.app.state.engines.current
+    if engine is None:
+        reason = request.app.state.engines.error or "not loaded yet"
+        raise HTTPException(503, detail=f"models and policy are not loaded: {reason}")
+    return engine
+
+
+def get_request_id() -> str | None:
+    return request_id_var.get()
+
+
+LiveDep = Annotated[LiveFeatures, Depends(get_live)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -110,6 +110,8 @@ class Outcome:
     result: str
     key: Any
     error: IngestError | None = None
+    filled: dict[str, Any] = field(default_factory=dict)
+    settles: date | None = None
 
 
 @dataclass
@@ -198,7 +200,7 @@ def _check_rules(batch: Batch, values: dict[str, Any]) -> None:
             )
 
 
-def _apply_payment(batch: Batch, values: dict[str, Any]) -> None:
+def _apply_payment(batch: Batch, values: dict[str, Any]) -> date | None:
     invoice = batch.invoices[values["invoice_id"]]
     invoice.paid += values["amount"]
     day = values["payment_date"]
@@ -206,23 +208,30 @@ def _apply_payment(batch: Batch, values: dict[str, Any]) -> None:
     if invoice.paid_date is None and invoice.paid >= invoice.amount - PAYMENT_TOLERANCE:
         invoice.paid_date = invoice.last_payment
         batch.settled.add(values["invoice_id"])
+        return invoice.paid_date
+    return None
 
 
 def _apply_one(batch: Batch, values: dict[str, Any]) -> Outcome:
     key = values[batch.entity.key]
     try:
         if key in batch.stored or key in batch.created:
-            return Outcome(_replay(batch, key, values), key)
+            filled = _replay(batch, key, values)
+            return Outcome("updated" if filled else "unchanged", key, filled=filled)
         _check_rules(batch, values)
     except IngestError as error:
         return Outcome("rejected", key, error)
     batch.created[key] = dict(values)
-    if batch.entity.table == "payments":
-        _apply_payment(batch, values)
-    return Outcome("created", key)
+    settles = _apply_payment(batch, values) if batch.entity.table == "payments" else None
+    return Outcome("created", key, settles=settles)
 
 
-def _replay(batch: Batch, key: Any, values: dict[str, Any]) -> str:
+def _replay(batch: Batch, key: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The lifecycle fields the replay fills (empty when it changes nothing).
+
+    Raises:
+        Conflict: The replay differs from the stored record elsewhere.
+    """
     entity = batch.entity
     record = batch.stored.get(key)
     stored = batch.created[key] if record is None else {c: getattr(record, c) for c in values}
@@ -240,14 +249,12 @@ def _replay(batch: Batch, key: Any, values: dict[str, Any]) -> str:
     if differences:
         names = ", ".join(d["field"] for d in differences)
         raise Conflict(f"{entity.key} {key!r} is already stored with other {names}", differences)
-    if not fills:
-        return "unchanged"
     if record is None:
         batch.created[key].update(fills)
     else:
         for column, value in fills.items():
             setattr(record, column, value)
-    return "updated"
+    return fills
 
 
 def _write(session: Session, batch: Batch) -> None:
@@ -290,8 +297,8 @@ def ingest_many(session: Session, table: str, rows: list[dict[str, Any]]) -> lis
     raise AssertionError("unreachable")
 
 
-def ingest(session: Session, table: str, values: dict[str, Any]) -> tuple[str, Base]:
-    """Store one validated record; returns its result and the stored record.
+def ingest(session: Session, table: str, values: dict[str, Any]) -> tuple[Outcome, Base]:
+    """Store one validated record; returns its outcome and the stored record.
 
     Raises:
         IngestError: Refused; see the module docstring.
@@ -301,7 +308,7 @@ def ingest(session: Session, table: str, values: dict[str, Any]) -> tuple[str, B
         raise outcome.error
     record = session.get(ENTITIES[table].model, outcome.key, populate_existing=True)
     assert record is not None
-    return outcome.result, record
+    return outcome, record
 
 
 def _same(stored: object, received: object) -> bool:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import lightgbm as lgb
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from features.registry import REGISTRY
+from serving.bundle import ModelBundle
 from serving.keys import create_key
 from serving.main import create_app
 from serving.settings import Settings
@@ -59,9 +64,55 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[s
         yield from postgres_database()
 
 
+BUNDLE_FEATURES = [spec.name for spec in REGISTRY[:24]]
+
+
+def write_bundle(folder: Path, version: str, seed: int = 0) -> Path:
+    """A small real bundle: LightGBM models of every target on synthetic rows.
+
+    Args:
+        folder: Where the bundle is written (replaced whole).
+        version: The registry version every target reports.
+        seed: Seed of the synthetic training rows.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, len(BUNDLE_FEATURES)))
+    late = (X[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(float)
+    dispute = (X[:, 1] > 0.8).astype(float)
+    days = 30 + 10 * X[:, 2] + rng.normal(scale=5, size=400)
+    params = {"num_leaves": 7, "verbose": -1, "min_data_in_leaf": 10, "num_threads": 1}
+
+    def fit(y: np.ndarray, **extra: object) -> lgb.Booster:
+        data = lgb.Dataset(X, y, feature_name=BUNDLE_FEATURES, free_raw_data=False)
+        return lgb.train({**params, **extra}, data, num_boost_round=15)
+
+    boosters = {
+        "late": fit(late, objective="binary"),
+        "dispute": fit(dispute, objective="binary"),
+        **{
+            f"days_to_pay_{q}": fit(days, objective="quantile", alpha=alpha)
+            for q, alpha in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))
+        },
+    }
+    identity = {"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]}
+    calibration = {"late": identity, "dispute": identity, "days_to_pay": {"interval_offset": 2.0}}
+    manifest = {"targets": {t: {"version": version} for t in ("late", "dispute", "days_to_pay")}}
+    return ModelBundle(BUNDLE_FEATURES, boosters, calibration, manifest).save(folder)
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, env="development", max_body_bytes=200_000)
+def bundle_dir(tmp_path_factory) -> Path:  # noqa: ANN001
+    return write_bundle(tmp_path_factory.mktemp("models") / "champion", version="1")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, bundle_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        env="development",
+        max_body_bytes=200_000,
+        models=str(bundle_dir),
+    )
 
 
 @pytest.fixture(scope="session")

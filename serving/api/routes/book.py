@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from serving.api.deps import ReaderCaller, ServiceCaller, SessionDep
+from serving.api.deps import LiveDep, ReaderCaller, ServiceCaller, SessionDep
 from serving.api.schemas.book import (
     ActivityIn,
     ActivityOut,
@@ -29,6 +29,7 @@ from serving.api.schemas.book import (
     PaymentOut,
 )
 from serving.api.schemas.common import ERROR_RESPONSES, ConflictOut, ErrorOut, FieldError
+from serving.live import events_for
 from serving.logging import get_logger
 from serving.store.book import (
     ENTITIES,
@@ -71,8 +72,12 @@ def item_errors(error: Exception) -> list[FieldError]:
 
 def ingest_bulk(
     session: Session, table: str, schema_in: type[BaseModel], items: list[dict[str, Any]]
-) -> BulkOut:
-    """Validate each item, ingest the valid ones in order; every item gets a result."""
+) -> tuple[BulkOut, list[dict[str, Any]]]:
+    """Validate each item, ingest the valid ones in order; every item gets a result.
+
+    Returns:
+        The per-item results and the online-feature events of what was stored.
+    """
     key = ENTITIES[table].key
     results: list[BulkItemOut | None] = [None] * len(items)
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -90,11 +95,13 @@ def ingest_bulk(
             )
     outcomes = ingest_many(session, table, [values for _, values in valid])
     session.commit()
-    for (index, _), outcome in zip(valid, outcomes, strict=True):
+    events = []
+    for (index, values), outcome in zip(valid, outcomes, strict=True):
         results[index] = bulk_item(index, outcome)
+        events += events_for(table, values, outcome)
     done = [r for r in results if r is not None]
     counts = BulkCounts(**{r: sum(1 for d in done if d.result == r) for r in BULK_RESULTS})
-    return BulkOut(counts=counts, items=done)
+    return BulkOut(counts=counts, items=done), events
 
 
 def bulk_item(index: int, outcome: Outcome) -> BulkItemOut:
@@ -119,16 +126,22 @@ def add_table_routes(table: str, schema_in: type[BaseModel], schema_out: type[Ba
     def post_one(
         body: schema_in,  # type: ignore[valid-type]
         session: SessionDep,
+        live: LiveDep,
         caller: ServiceCaller,
         response: Response,
     ) -> ingested:  # type: ignore[valid-type]
-        result, record = ingest(session, table, body.model_dump())
+        values = body.model_dump()
+        outcome, record = ingest(session, table, values)
         session.commit()
-        response.status_code = 201 if result == "created" else 200
-        return ingested(result=result, record=schema_out.model_validate(record))
+        live.apply(events_for(table, values, outcome))
+        response.status_code = 201 if outcome.result == "created" else 200
+        return ingested(result=outcome.result, record=schema_out.model_validate(record))
 
-    def post_bulk(body: BulkIn, session: SessionDep, caller: ServiceCaller) -> BulkOut:
-        out = ingest_bulk(session, table, schema_in, body.items)
+    def post_bulk(
+        body: BulkIn, session: SessionDep, live: LiveDep, caller: ServiceCaller
+    ) -> BulkOut:
+        out, events = ingest_bulk(session, table, schema_in, body.items)
+        live.apply(events)
         counts = {f"n_{k}": v for k, v in out.counts.model_dump().items()}
         log.info("bulk ingest", extra={"table": table, **counts})
         return out

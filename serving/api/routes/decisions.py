@@ -1,0 +1,136 @@
+"""Decisions: one invoice (stored, or new in the body), a batch, and the audit record."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from serving.api.deps import (
+    EngineDep,
+    LiveDep,
+    ReaderCaller,
+    RequestIdDep,
+    ServiceCaller,
+    SessionDep,
+)
+from serving.api.schemas.common import ERROR_RESPONSES, ConflictOut, ErrorOut
+from serving.api.schemas.decisions import (
+    DecisionBatchIn,
+    DecisionBatchItemOut,
+    DecisionBatchOut,
+    DecisionIn,
+    DecisionOut,
+    DecisionRecordOut,
+)
+from serving.decide import DecisionError, decide, log_decision, read_decision, read_facts, today
+from serving.live import events_for
+from serving.store.book import ingest
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERROR_RESPONSES)
+NOT_READY = {503: {"model": ErrorOut, "description": "Models and policy not loaded"}}
+
+
+def count(request: Request, body: dict) -> None:
+    request.app.state.metrics.decisions.labels(body["owner"], body["priority"]["tier"]).inc()
+
+
+@router.post(
+    "",
+    response_model=DecisionOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ConflictOut}, **NOT_READY},
+    summary="Decide one invoice: who should act, and why",
+)
+def decide_one(
+    body: DecisionIn,
+    request: Request,
+    session: SessionDep,
+    live: LiveDep,
+    engine: EngineDep,
+    caller: ServiceCaller,
+    request_id: RequestIdDep,
+) -> DecisionOut:
+    invoice_id = body.invoice_id
+    if body.invoice is not None:
+        values = body.invoice.model_dump()
+        outcome, _ = ingest(session, "invoices", values)
+        session.commit()
+        live.apply(events_for("invoices", values, outcome))
+        invoice_id = body.invoice.invoice_id
+    try:
+        decided = decide(engine, live, read_facts(session, invoice_id), body.as_of or today())
+    except DecisionError as error:
+        raise HTTPException(error.status_code, detail=error.message) from error
+    log_decision(session, decided, request_id)
+    session.commit()
+    count(request, decided.body)
+    return DecisionOut.model_validate(decided.body)
+
+
+@router.post(
+    "/batch",
+    response_model=DecisionBatchOut,
+    responses=NOT_READY,
+    summary="Decide up to 1000 stored invoices; each item answers on its own",
+)
+def decide_batch(
+    body: DecisionBatchIn,
+    request: Request,
+    session: SessionDep,
+    live: LiveDep,
+    engine: EngineDep,
+    caller: ServiceCaller,
+    request_id: RequestIdDep,
+) -> DecisionBatchOut:
+    items, decided_bodies = [], []
+    default_day = today()
+    for index, item in enumerate(body.items):
+        try:
+            decided = decide(
+                engine, live, read_facts(session, item.invoice_id), item.as_of or default_day
+            )
+        except DecisionError as error:
+            items.append(
+                DecisionBatchItemOut(
+                    index=index,
+                    invoice_id=item.invoice_id,
+                    status_code=error.status_code,
+                    error=error.message,
+                )
+            )
+            continue
+        log_decision(session, decided, request_id)
+        decided_bodies.append(decided.body)
+        items.append(
+            DecisionBatchItemOut(
+                index=index,
+                invoice_id=item.invoice_id,
+                status_code=200,
+                decision=DecisionOut.model_validate(decided.body),
+            )
+        )
+    session.commit()
+    for decided_body in decided_bodies:
+        count(request, decided_body)
+    return DecisionBatchOut(
+        decided=len(decided_bodies), rejected=len(items) - len(decided_bodies), items=items
+    )
+
+
+@router.get(
+    "/{decision_id}",
+    response_model=DecisionRecordOut,
+    responses={404: {"model": ErrorOut}},
+    summary="The audit record of a decision: the decision, its inputs, its request",
+)
+def read_one(
+    session: SessionDep,
+    caller: ReaderCaller,
+    decision_id: str = Path(min_length=1, max_length=36),
+) -> DecisionRecordOut:
+    record = read_decision(session, decision_id)
+    if record is None:
+        raise HTTPException(404, detail=f"unknown decision_id {decision_id!r}")
+    return DecisionRecordOut(
+        decision=DecisionOut.model_validate(record.decision),
+        features=record.features,
+        request_id=record.request_id,
+    )
