@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -169,14 +168,3 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class FeatureState(Base):
-    """Serialized online-feature state of one customer, kept current as events arrive."""
-
-    __tablename__ = "feature_state"
-
-    customer_id: Mapped[str] = _id(primary_key=True)
-    feature_set: Mapped[str] = mapped_column(String(80))
-    state: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

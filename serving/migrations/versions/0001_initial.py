@@ -1,4 +1,4 @@
-"""the store: AR book, decision log, worklist, keys, feature state
+"""the store: AR book, decision log, worklist, keys
 
 Revision ID: 0001
 Revises:
@@ -72,14 +72,6 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_decisions_invoice_id"), ["invoice_id"], unique=False)
 
-    op.create_table(
-        "feature_state",
-        sa.Column("customer_id", sa.String(length=64), nullable=False),
-        sa.Column("feature_set", sa.String(length=80), nullable=False),
-        sa.Column("state", sa.LargeBinary(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_feature_state")),
-    )
     op.create_table(
         "invoices",
         sa.Column("invoice_id", sa.String(length=64), nullable=False),
@@ -209,7 +201,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invoices_customer_id"))
 
     op.drop_table("invoices")
-    op.drop_table("feature_state")
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_decisions_invoice_id"))
         batch_op.drop_index(batch_op.f("ix_decisions_champion_decision_id"))
