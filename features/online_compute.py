@@ -60,7 +60,7 @@ def customer_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> N
 def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
     paid = c.paid
     n = bisect_left(paid.days, t)
-    late, days_late, cents, late_cents, days_to_pay = paid.at(n)
+    late, days_late, cents, late_cents, days_to_pay, partial = paid.at(n)
     out["hist_n_invoices"] = bisect_left(c.issued.days, t)
     out["hist_n_paid"] = n
     out["hist_n_late"] = late
@@ -69,6 +69,7 @@ def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     mean = _ratio(days_late, n)
     out["hist_days_late_mean"] = mean
     out["hist_days_to_pay_mean"] = _ratio(days_to_pay, n)
+    out["hist_partial_share"] = _ratio(partial, n)
     if n == 0:
         for name in ("median", "p90", "ewm", "mean_last5", "trend"):
             out[f"hist_days_late_{name}"] = NAN

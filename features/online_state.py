@@ -139,8 +139,9 @@ class CustomerState:
     # amounts of the first ``prior_count`` issued invoices, sorted (for running medians)
     prior_sorted: list[float] = field(default_factory=list)
     prior_count: int = 0
-    # paid invoices: (late, days_late, cents, late_cents, days_to_pay) by (paid day, invoice_id)
-    paid: SumStream = field(default_factory=lambda: SumStream(5, keyed=True))
+    # paid invoices: (late, days_late, cents, late_cents, days_to_pay, partial) by
+    # (paid day, invoice_id)
+    paid: SumStream = field(default_factory=lambda: SumStream(6, keyed=True))
     late_sorted: list[int] = field(default_factory=list)
     ewm: list[float] = field(default_factory=list)
     last_late: list[int] = field(default_factory=list)
@@ -195,12 +196,14 @@ class CustomerState:
 
     def add_paid(self, invoice: InvoiceState) -> None:
         day = invoice.paid
-        residual = invoice.cents - sum(c for d, c in invoice.payments if d <= day)
+        settling = [cents for paid_on, cents in invoice.payments if paid_on <= day]
+        residual = invoice.cents - sum(settling)
         self.open_ledger.add(day, (-residual, -1))
         self.overdue_ledger.add(max(day, invoice.due), (-residual, -1))
         days_late = day - invoice.due
         late = int(days_late > 0)
-        row = (late, days_late, invoice.cents, invoice.cents * late, day - invoice.issue)
+        partial = int(len(settling) > 1)
+        row = (late, days_late, invoice.cents, invoice.cents * late, day - invoice.issue, partial)
         position = self.paid.add(day, row, invoice.invoice_id)
         insort(self.late_sorted, days_late)
         self._update_paid_prefix(position)

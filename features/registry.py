@@ -303,6 +303,13 @@ REGISTRY: tuple[FeatureSpec, ...] = (
         "Takes {hist_days_to_pay_mean:.0f} days to pay on average",
         "Mean of (paid date - issue date) in days over invoices paid before t.",
     ),
+    _spec(
+        "hist_partial_share",
+        "float",
+        PAY,
+        "Settled {hist_partial_share:.0%} of invoices in instalments",
+        "Share of the customer's invoices paid before t that took more than one payment.",
+    ),
     # -- exposure ------------------------------------------------------------------------
     _spec(
         "exp_open_count",

@@ -18,6 +18,7 @@ def paid_timeline(context) -> Timeline:  # noqa: ANN001
     def make() -> Timeline:
         book = ledger(context)
         paid = book.paid != NEVER
+        payment_count = np.bincount(payments(context).invoice, minlength=len(book.paid))
         days_late = (book.paid - book.due)[paid]
         columns = {
             "days_late": days_late,
@@ -25,6 +26,7 @@ def paid_timeline(context) -> Timeline:  # noqa: ANN001
             "cents": book.cents[paid],
             "late_cents": np.where(days_late > 0, book.cents[paid], 0),
             "days_to_pay": (book.paid - book.issue)[paid],
+            "partial": (payment_count[paid] > 1).astype(np.int64),
         }
         rank = invoice_rank(context)[paid]
         return Timeline.build(book.customer[paid], book.paid[paid], columns, rank)
@@ -40,7 +42,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     pos, n = paid.locate(q.customer, q.t)
     total = {
         c: paid.at(paid.cumulative(f[c]), pos, n, 0.0)
-        for c in ("late", "days_late", "cents", "late_cents", "days_to_pay")
+        for c in ("late", "days_late", "cents", "late_cents", "days_to_pay", "partial")
     }
     last = np.minimum(n, RECENT)
     recent_days = paid.sum_last(paid.cumulative(f["days_late"]), pos, n, RECENT)
@@ -59,6 +61,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
         "hist_days_since_last_late": nan_where(last_late == -NEVER, q.t - last_late),
         "hist_days_since_last_paid": q.t - paid.at(paid.day, pos, n),
         "hist_days_to_pay_mean": ratio(total["days_to_pay"], n),
+        "hist_partial_share": ratio(total["partial"], n),
     }
     out["hist_days_late_trend"] = out["hist_days_late_mean_last5"] - out["hist_days_late_mean"]
     for name, quantile in (("hist_days_late_median", 0.5), ("hist_days_late_p90", 0.9)):

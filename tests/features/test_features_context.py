@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from features.book import Book
+from features.families import features_without_builder
 from features.handmade import book_from_rows as make_book
 from features.handmade import invoice_row as invoice
 from features.offline import build_features
 from features.online import OnlineFeatures
+from features.online_compute import families_for
 from features.registry import REGISTRY, REGISTRY_BY_NAME, feature_set, render_reason
 from features.schema import DISPUTE_REASONS, SEGMENTS
 
@@ -201,6 +203,17 @@ def test_registry_names_are_unique_prefixed_and_templates_name_real_features() -
         assert spec.name.startswith(f"{spec.family}_") or spec.name in ("amount", "days_past_due")
         values = {name: 1.0 for name in names}
         assert render_reason(spec, values)
+
+
+def test_every_registry_feature_has_an_offline_builder_and_an_online_family() -> None:
+    assert features_without_builder() == set()
+    computed: dict[str, float] = {}
+    book = relationship_book()
+    online = OnlineFeatures(feature_set(book)).replay(book)
+    invoice = online.invoices["i2"]
+    for family in families_for([spec.name for spec in REGISTRY]):
+        family(online.customers["C1"], invoice, 19800, computed)
+    assert set(computed) >= {spec.name for spec in REGISTRY}
 
 
 def test_render_reason_fills_real_values_and_category_labels() -> None:

@@ -137,6 +137,8 @@ def test_partial_payments_reduce_balance_and_raise_paid_share() -> None:
     )
     row = features_at(book, "i2", "2024-02-05")
     assert row["exp_open_balance"] == 150 and row["exp_overdue_balance"] == 150
+    assert math.isnan(row["hist_partial_share"])  # i1 not settled yet
+    assert features_at(book, "i2", "2024-02-21")["hist_partial_share"] == 1.0
     i1 = features_at(book, "i1", "2024-01-21")
     assert i1["life_paid_share"] == 0.25
     assert features_at(book, "i1", "2024-01-20")["life_paid_share"] == 0.0
