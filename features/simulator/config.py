@@ -23,9 +23,15 @@ class CustomerParams:
         segment_shares: Share of enterprise, mid-market and small customers.
         invoices_per_month: Mean invoices per active customer-month, by segment.
         new_customer_share: Share of customers acquired during the simulated period.
-        habit_sd: Spread of the stable, per-customer habit of paying late (logit scale).
-        po_required_share: Share of customers whose AP requires a purchase-order number.
-        portal_share: Share of customers whose AP requires uploads to a supplier portal.
+        habit_sd: Spread of the stable, per-customer habit of paying late (logit scale)
+            around the mean of its segment, industry and country.
+        segment_habit: Mean habit by segment (enterprise, mid-market, small).
+        industry_habit: Mean habit by industry, in ``customers.INDUSTRIES`` order.
+        country_habit: Mean habit by country, in ``customers.COUNTRIES`` order.
+        po_required_share: Share of customers whose AP requires a purchase-order number,
+            by segment.
+        portal_share: Share of customers whose AP requires uploads to a supplier portal,
+            by segment.
         paperless_initial_share: Share already receiving paperless invoices at the start.
         paperless_monthly_adoption: Monthly chance that a paper customer goes paperless.
         dispute_propensity_sd: Spread of the stable, per-customer dispute multiplier (log).
@@ -38,9 +44,12 @@ class CustomerParams:
     segment_shares: tuple[float, float, float] = (0.10, 0.30, 0.60)
     invoices_per_month: tuple[float, float, float] = (7.0, 2.9, 1.4)
     new_customer_share: float = 0.15
-    habit_sd: float = 0.9
-    po_required_share: float = 0.35
-    portal_share: float = 0.20
+    habit_sd: float = 0.55
+    segment_habit: tuple[float, float, float] = (-0.2, 0.0, 0.3)
+    industry_habit: tuple[float, ...] = (0.0, 0.1, 0.4, 0.8, 0.5, -0.4, 0.2, -0.3)
+    country_habit: tuple[float, ...] = (0.0, 0.1, -0.5, 0.5, -0.4, 0.0, 0.1, -0.6)
+    po_required_share: tuple[float, float, float] = (0.7, 0.4, 0.15)
+    portal_share: tuple[float, float, float] = (0.5, 0.2, 0.05)
     paperless_initial_share: float = 0.35
     paperless_monthly_adoption: float = 0.03
     dispute_propensity_sd: float = 0.35
@@ -73,9 +82,9 @@ class HealthParams:
     """
 
     initial_distribution: tuple[float, ...] = (0.0, 0.02, 0.10, 0.30, 0.36, 0.22)
-    up: tuple[float, ...] = (0.0, 0.06, 0.05, 0.03, 0.02, 0.0)
-    down: tuple[float, ...] = (0.0, 0.015, 0.025, 0.02, 0.02, 0.02)
-    shock: tuple[float, ...] = (0.0, 0.0, 0.003, 0.003, 0.003, 0.003)
+    up: tuple[float, ...] = (0.0, 0.03, 0.025, 0.015, 0.01, 0.0)
+    down: tuple[float, ...] = (0.0, 0.015, 0.012, 0.01, 0.01, 0.01)
+    shock: tuple[float, ...] = (0.0, 0.0, 0.002, 0.002, 0.002, 0.002)
     segment_down_multiplier: tuple[float, float, float] = (0.6, 1.0, 1.5)
     downturn_share: float = 0.3
     downturn_months: int = 6
@@ -180,24 +189,30 @@ class PaymentParams:
         season_weight: Added logit by month of the due date (January first).
         large_amount_weight: Added logit per unit of log(amount / the customer's usual).
         open_dispute_weight: Added logit when the customer has a dispute open at issue.
-        early_payment_mean_days: Mean days before the due date of an on-time payment.
+        early_payment_mean_days: Mean days before the due date of an on-time payment, for a
+            customer of neutral disposition.
+        early_disposition_weight: How much a customer's disposition to pay late shortens
+            its days early: mean early days = early_payment_mean_days * exp(-w * disposition).
+        delay_disposition_weight: How much it lengthens the short delay: times exp(w * d).
         short_delay_mean_days: Mean days late of the short-delay component, no friction.
         short_delay_per_friction: Added mean days late per unit of friction.
         long_delay_mean_days: Mean days late of the long-delay component.
         installment_share: Chance that an undisputed invoice is paid in two instalments.
     """
 
-    late_intercept: float = -1.3
+    late_intercept: float = -1.7
     health_weight: float = 1.0
     po_friction: float = 0.5
     portal_friction: float = 0.4
-    paper_friction: float = 0.4
-    early_month_due_weight: float = 0.5
-    quarter_end_weight: float = 0.4
+    paper_friction: float = 0.6
+    early_month_due_weight: float = 0.7
+    quarter_end_weight: float = 0.5
     season_weight: tuple[float, ...] = (0.2, 0, 0, 0, 0, 0, 0.1, 0.3, 0, 0, 0, 0.3)
-    large_amount_weight: float = 0.6
+    large_amount_weight: float = 0.8
     open_dispute_weight: float = 0.6
     early_payment_mean_days: float = 3.0
+    early_disposition_weight: float = 1.0
+    delay_disposition_weight: float = 0.3
     short_delay_mean_days: float = 4.0
     short_delay_per_friction: float = 8.0
     long_delay_mean_days: float = 45.0

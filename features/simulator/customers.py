@@ -100,12 +100,14 @@ def draw_customers(
     n = config.customers
     segment = rng.choice(3, size=n, p=np.asarray(params.segment_shares))
     created_day, created_month = _creation(config, calendar, rng, n)
+    industry = rng.integers(0, len(INDUSTRIES), n)
+    country = rng.choice(len(COUNTRIES), size=n, p=np.asarray(COUNTRY_SHARES))
     typical = np.asarray(TYPICAL_AMOUNT)[segment] * rng.lognormal(0.0, 0.6, n)
     rate = np.asarray(params.invoices_per_month)[segment] * rng.lognormal(-0.08, 0.4, n)
     return Customers(
         segment=segment,
-        industry=rng.integers(0, len(INDUSTRIES), n),
-        country=rng.choice(len(COUNTRIES), size=n, p=np.asarray(COUNTRY_SHARES)),
+        industry=industry,
+        country=country,
         terms_days=_draw_terms(segment, rng),
         typical_amount=typical,
         invoice_rate=rate,
@@ -115,9 +117,9 @@ def draw_customers(
         collector=rng.integers(0, count_staff(n, params.customers_per_collector), n),
         revenue_owner=rng.integers(0, count_staff(n, params.customers_per_revenue_owner), n),
         strategic=rng.random(n) < np.asarray(params.strategic_share)[segment],
-        habit=rng.normal(0.0, params.habit_sd, n),
-        po_required=rng.random(n) < params.po_required_share,
-        portal=rng.random(n) < params.portal_share,
+        habit=_habit(params, segment, industry, country, rng),
+        po_required=rng.random(n) < np.asarray(params.po_required_share)[segment],
+        portal=rng.random(n) < np.asarray(params.portal_share)[segment],
         paperless_month=_paperless_month(params, rng, n),
         dispute_propensity=_lognormal_multiplier(rng, params.dispute_propensity_sd, n),
         problem_factor=_lognormal_multiplier(rng, config.operations.problem_factor_sd, n),
@@ -157,6 +159,22 @@ def _creation(
         new_day = calendar.month_start[month] + rng.integers(0, 10, n)
         created_day = np.where(is_new, new_day, created_day)
     return created_day.astype(np.int64), created_month.astype(np.int64)
+
+
+def _habit(
+    params,
+    segment: np.ndarray,
+    industry: np.ndarray,
+    country: np.ndarray,  # noqa: ANN001
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Habit of paying late: a mean by segment, industry and country, plus a personal part."""
+    mean = (
+        np.asarray(params.segment_habit)[segment]
+        + np.asarray(params.industry_habit)[industry]
+        + np.asarray(params.country_habit)[country]
+    )
+    return mean + rng.normal(0.0, params.habit_sd, len(segment))
 
 
 def _draw_terms(segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -222,9 +222,10 @@ def _draw_payments(world: World, rng: np.random.Generator) -> None:
         customers.po_required[c], customers.portal[c], invoices.paperless, config.payment
     )
     due = invoices.due_day
+    health_value = np.asarray(config.health.health_value)[world.health_at_issue]
     logit = payment_process.late_logit(
         habit=customers.habit[c],
-        health_value=np.asarray(config.health.health_value)[world.health_at_issue],
+        health_value=health_value,
         invoice_friction=world.friction,
         calendar=payment_process.calendar_effect(
             calendar.day_of_month[due], calendar.month_of_year[due], config.payment
@@ -234,8 +235,9 @@ def _draw_payments(world: World, rng: np.random.Generator) -> None:
         params=config.payment,
     )
     long_share = np.asarray(config.health.long_delay_share)[world.health_at_issue]
+    disposition = customers.habit[c] + world.friction - config.payment.health_weight * health_value
     world.payment_state = payment_process.payment_state(
-        invoices.terms_days, logit, world.friction, long_share, config.payment
+        invoices.terms_days, logit, world.friction, disposition, long_share, config.payment
     )
     undisputed_days = payment_process.draw_payment_days(world.payment_state, config.payment, rng)
     world.settle_delay = np.where(

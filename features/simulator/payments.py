@@ -29,12 +29,14 @@ class PaymentState:
     Attributes:
         terms_days: Days from issue to due date.
         p_late: Chance that the invoice, if undisputed, is paid after its due date.
+        early_mean: Mean days before the due date of an on-time payment.
         short_delay_mean: Mean days late of the short-delay component.
         long_share: Share of the long-delay component among late payments.
     """
 
     terms_days: np.ndarray
     p_late: np.ndarray
+    early_mean: np.ndarray
     short_delay_mean: np.ndarray
     long_share: np.ndarray
 
@@ -104,15 +106,31 @@ def payment_state(
     terms_days: np.ndarray,
     logit: np.ndarray,
     invoice_friction: np.ndarray,
+    disposition: np.ndarray,
     long_share: np.ndarray,
     params: PaymentParams,
 ) -> PaymentState:
-    """Bundle the payment-day distribution's parameters of each invoice."""
+    """The payment-day distribution's parameters of each invoice.
+
+    Args:
+        terms_days: Days from issue to due date.
+        logit: From ``late_logit``.
+        invoice_friction: From ``friction``.
+        disposition: The customer's standing lateness (habit + friction - health effect):
+            a customer inclined to pay late pays closer to the due date when on time and
+            later when late, so days early and days late reveal it, not only late or not.
+        long_share: Share of the long-delay component (by health state).
+        params: Payment settings.
+    """
+    early_mean = params.early_payment_mean_days * np.exp(
+        -params.early_disposition_weight * disposition
+    )
+    short_delay = params.short_delay_mean_days + params.short_delay_per_friction * invoice_friction
     return PaymentState(
         terms_days=terms_days,
         p_late=1.0 / (1.0 + np.exp(-logit)),
-        short_delay_mean=params.short_delay_mean_days
-        + params.short_delay_per_friction * invoice_friction,
+        early_mean=np.clip(early_mean, 0.5, 30.0),
+        short_delay_mean=short_delay * np.exp(params.delay_disposition_weight * disposition),
         long_share=long_share,
     )
 
@@ -129,9 +147,7 @@ def draw_payment_days(
     """Days from issue to payment of each invoice if it is not disputed."""
     n = len(state.terms_days)
     late = rng.random(n) < state.p_late
-    early = np.minimum(
-        rng.geometric(1 - _stay(params.early_payment_mean_days), n) - 1, state.terms_days
-    )
+    early = np.minimum(rng.geometric(1 - _stay(state.early_mean)) - 1, state.terms_days)
     long = rng.random(n) < state.long_share
     mean = np.where(long, params.long_delay_mean_days, state.short_delay_mean)
     delay = rng.geometric(1 - _stay(mean)) - 1
@@ -143,7 +159,7 @@ def payment_cdf(days: np.ndarray, state: PaymentState, params: PaymentParams) ->
     days = np.asarray(days, dtype=np.float64)
     terms = state.terms_days
     on_time = 1 - state.p_late
-    before_due = on_time * _stay(params.early_payment_mean_days) ** np.maximum(terms - days, 0)
+    before_due = on_time * _stay(state.early_mean) ** np.maximum(terms - days, 0)
     past = np.maximum(days - terms, 0)
     still_late = (
         state.long_share * _stay(params.long_delay_mean_days) ** past
@@ -156,7 +172,7 @@ def payment_cdf(days: np.ndarray, state: PaymentState, params: PaymentParams) ->
 def expected_payment_days(state: PaymentState, params: PaymentParams) -> np.ndarray:
     """Mean days from issue to payment of an undisputed invoice."""
     terms = state.terms_days
-    q = _stay(params.early_payment_mean_days)
+    q = _stay(state.early_mean)
     mean_early = q * (1 - q**terms) / (1 - q)
     mean_delay = (
         state.long_share * params.long_delay_mean_days

@@ -23,13 +23,19 @@ def within_sampling_error(empirical: float, probability: float, n: int = DRAWS) 
 
 
 @pytest.mark.parametrize(
-    "terms, p_late, friction", [(30, 0.3, 0.0), (60, 0.7, 1.3), (15, 0.05, 0.4)]
+    "terms, p_late, friction, disposition",
+    [(30, 0.3, 0.0, 0.0), (60, 0.7, 1.3, 1.5), (15, 0.05, 0.4, -2.0)],
 )
-def test_payment_cdf_matches_sampled_payment_days(terms, p_late, friction):
+def test_payment_cdf_matches_sampled_payment_days(terms, p_late, friction, disposition):
     params = PaymentParams()
     logit = np.full(DRAWS, np.log(p_late / (1 - p_late)))
     state = payment_process.payment_state(
-        np.full(DRAWS, terms), logit, np.full(DRAWS, friction), np.full(DRAWS, 0.2), params
+        np.full(DRAWS, terms),
+        logit,
+        np.full(DRAWS, friction),
+        np.full(DRAWS, disposition),
+        np.full(DRAWS, 0.2),
+        params,
     )
     days = payment_process.draw_payment_days(state, params, np.random.default_rng(1))
     for probe in (0, terms - 5, terms - 1, terms, terms + 1, terms + 10, terms + 60):
