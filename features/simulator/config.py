@@ -200,16 +200,16 @@ class PaymentParams:
         installment_share: Chance that an undisputed invoice is paid in two instalments.
     """
 
-    late_intercept: float = -1.7
+    late_intercept: float = -1.8
     health_weight: float = 1.0
     po_friction: float = 0.5
     portal_friction: float = 0.4
     paper_friction: float = 0.6
-    early_month_due_weight: float = 0.7
-    quarter_end_weight: float = 0.5
+    early_month_due_weight: float = 0.9
+    quarter_end_weight: float = 0.6
     season_weight: tuple[float, ...] = (0.2, 0, 0, 0, 0, 0, 0.1, 0.3, 0, 0, 0, 0.3)
-    large_amount_weight: float = 0.8
-    open_dispute_weight: float = 0.6
+    large_amount_weight: float = 1.0
+    open_dispute_weight: float = 0.8
     early_payment_mean_days: float = 3.0
     early_disposition_weight: float = 1.0
     delay_disposition_weight: float = 0.3

@@ -70,6 +70,9 @@ def test_same_seed_gives_same_bytes_and_another_seed_does_not(tmp_path):
         assert f"oracle.{fmt}" in files and "book.json" in files
         for name in files:
             assert (first / name).read_bytes() == (second / name).read_bytes(), name
+        book, report = load_book(first)
+        assert report.total_rejected == 0 and len(book.invoices) > 1000
+        assert book.as_of == small.as_of
     other = SimulationConfig(customers=120, months=8, seed=6)
     third = write_simulated_book(simulate_book(other), tmp_path / "c", "parquet")
     assert (third / "invoices.parquet").read_bytes() != (
