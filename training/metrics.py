@@ -14,7 +14,7 @@ def expected_calibration_error(outcomes: np.ndarray, probs: np.ndarray, bins: in
 
     Each bin's gap |mean(prob) - mean(outcome)| is weighted by its share of the invoices.
     """
-    outcomes, probs = np.asarray(outcomes, float), np.asarray(probs, float)
+    outcomes, probs = np.asarray(outcomes, float), np.clip(np.asarray(probs, float), 0, 1)
     which = np.minimum((probs * bins).astype(int), bins - 1)
     prob_sums = np.bincount(which, weights=probs, minlength=bins)
     outcome_sums = np.bincount(which, weights=outcomes, minlength=bins)

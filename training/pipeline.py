@@ -342,7 +342,7 @@ def baseline_predictions(
     logistic = fit_logistic_baseline(X["train"], Y["train"])
     return {
         "logistic": logistic.predict_proba(X["test"])[:, 1],
-        "history": history_scores(history["test"], float(Y["train"].mean())),
+        "history": np.clip(history_scores(history["test"], float(Y["train"].mean())), 0, 1),
     }
 
 

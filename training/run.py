@@ -114,52 +114,67 @@ def train_book(
         console: Where tables and progress go.
         show_progress: Show a progress bar.
     """
-    import mlflow
-
     console = console or Console()
     params = load_params(params_path)
     tracking.use_tracking(tracking_uri, experiment, artifact_root)
     with _progress(console, show_progress) as progress:
-        task = (
-            progress.add_task("loading book and building features", total=6) if progress else None
-        )
+        task = progress.add_task("loading book, building features", total=7) if progress else None
         data = load_training_data(Path(book_dir), params)
-        status = trainable_targets(data)
-        models: dict[str, TargetModel] = {}
-        for target in (t for t, s in status.items() if s == "ok"):
-            _step(progress, task, f"training {target}")
-            models[target] = train_target(data, target, params)
-        _step(progress, task, "evaluating on the test windows")
-        bundle = bundle_of(models, data, _manifest(data, models))
-        frames = {
-            t: predict_test_window(bundle, data, t, m.split, m.baseline_test)
-            for t, m in models.items()
-        }
-        bins = params["evaluation"]["ece_bins"]
-        evaluations = {t: evaluate_target(f, t, bins) for t, f in frames.items()}
-        _step(progress, task, "logging to MLflow")
-        with mlflow.start_run() as run:
-            _log_run(data, params, models, evaluations, frames, status, book_dir)
-            outcome = TrainingOutcome(
-                run.info.run_id,
-                bundle,
-                evaluations,
-                {t: s for t, s in status.items() if s != "ok"},
-                feature_names=list(data.feature_names),
-                excluded_features=dict(data.excluded_features),
-            )
-            _step(progress, task, "registering")
-            example = data.features.loc[:, data.feature_names].tail(3)
-            for target in models:
-                info = tracking.log_target_model(bundle, target, example, register)
-                version = tracking.model_version_of(info, target)
-                if register and version is not None:
-                    outcome.decisions[target] = gate(
-                        data, models[target], version, frames[target], params
-                    )
-            if outcome.decisions:
-                _log_decisions(outcome.decisions)
+        outcome = train_and_log(data, params, register, str(book_dir), progress, task)
     print_outcome(console, outcome)
+    return outcome
+
+
+def train_and_log(
+    data: TrainingData,
+    params: dict,
+    register: bool = True,
+    book_label: str = "",
+    progress=None,  # noqa: ANN001 - a rich Progress
+    task=None,  # noqa: ANN001 - its task id
+    targets: tuple[str, ...] | None = None,
+    with_plots: bool = True,
+) -> TrainingOutcome:
+    """Train the trainable targets of ``data`` (default all), evaluate, log to the current
+    MLflow experiment, and (with ``register``) register each model and apply the gate."""
+    import mlflow
+
+    status = trainable_targets(data)
+    if targets is not None:
+        status = {t: s for t, s in status.items() if t in targets}
+    models: dict[str, TargetModel] = {}
+    for target in (t for t, s in status.items() if s == "ok"):
+        _step(progress, task, f"training {target}")
+        models[target] = train_target(data, target, params)
+    _step(progress, task, "evaluating on the test windows")
+    bundle = bundle_of(models, data, _manifest(data, models))
+    frames = {
+        t: predict_test_window(bundle, data, t, m.split, m.baseline_test) for t, m in models.items()
+    }
+    bins = params["evaluation"]["ece_bins"]
+    evaluations = {t: evaluate_target(f, t, bins) for t, f in frames.items()}
+    _step(progress, task, "logging to MLflow")
+    with mlflow.start_run() as run:
+        _log_run(data, params, models, evaluations, frames, status, book_label, with_plots)
+        outcome = TrainingOutcome(
+            run.info.run_id,
+            bundle,
+            evaluations,
+            {t: s for t, s in status.items() if s != "ok"},
+            feature_names=list(data.feature_names),
+            excluded_features=dict(data.excluded_features),
+        )
+        _step(progress, task, "registering")
+        example = data.features.loc[:, data.feature_names].tail(3)
+        for target in models:
+            info = tracking.log_target_model(bundle, target, example, register)
+            version = tracking.model_version_of(info, target)
+            if register and version is not None:
+                outcome.decisions[target] = gate(
+                    data, models[target], version, frames[target], params
+                )
+        if outcome.decisions:
+            _log_decisions(outcome.decisions)
     return outcome
 
 
@@ -187,6 +202,7 @@ def _log_run(
     frames: dict[str, pd.DataFrame],
     status: dict[str, str],
     book_dir: str | Path,
+    with_plots: bool = True,
 ) -> None:
     import mlflow
 
@@ -211,7 +227,8 @@ def _log_run(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for target, model in models.items():
-            write_plots(model, frames[target], data, folder)
+            if with_plots:
+                write_plots(model, frames[target], data, folder)
             (folder / f"model_card_{target}.md").write_text(
                 model_card(target, model, evaluations[target], data, params)
             )

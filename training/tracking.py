@@ -45,11 +45,16 @@ def use_tracking(
     """Point MLflow at ``uri`` (default ``default_tracking_uri()``) and ``experiment``.
 
     A new experiment stores its artifacts under ``artifact_root`` (default
-    ``<project>/mlartifacts``). Returns the experiment id.
+    ``<project>/mlartifacts``). Under ``mlflow run`` (``MLFLOW_RUN_ID`` set) the launched
+    run's experiment is kept. Returns the experiment id.
     """
     import mlflow
 
     mlflow.set_tracking_uri(uri or default_tracking_uri())
+    launched_run = os.environ.get("MLFLOW_RUN_ID")
+    if launched_run:
+        # Under `mlflow run` the run already exists, in the experiment chosen there.
+        return mlflow.MlflowClient().get_run(launched_run).info.experiment_id
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         mlflow.set_experiment(experiment_id=found.experiment_id)
@@ -125,7 +130,9 @@ def alias_version(target: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return MlflowClient().get_model_version_by_alias(REGISTERED_NAMES[target], alias).version
+        return str(
+            MlflowClient().get_model_version_by_alias(REGISTERED_NAMES[target], alias).version
+        )
     except MlflowException:
         return None
 

@@ -1,0 +1,96 @@
+"""Time and peak memory to train all three models (features, labels, LightGBM, baselines,
+calibration and test-window evaluation; no MLflow logging) on simulated books.
+
+Usage: python bench/bench_training.py [--invoices 100000 1000000] [--repeats 3]
+
+Each measurement runs in a fresh process so that its peak resident memory is its own; books
+are generated once into bench/out/ and reused. Prints the median wall time of the repeats
+and the largest peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+TARGETS_SECONDS = {100_000: 90, 1_000_000: 600}
+
+
+def make_book(invoices: int) -> Path:
+    """A simulated book of about ``invoices`` invoices over 24 months (seed 7), cached."""
+    folder = OUT / f"book_{invoices}"
+    if (folder / "book.json").exists():
+        return folder
+    from features.book import write_book
+    from features.simulator import SimulationConfig, simulate_book
+
+    sim = simulate_book(SimulationConfig.for_invoices(invoices, months=24, seed=7))
+    write_book(dict(sim.tables), folder, meta={"as_of": str(sim.as_of.date())})
+    return folder
+
+
+def measure_once(folder: Path) -> dict:
+    """Train every target on ``folder`` in this process; wall time and peak memory."""
+    from training.params import load_params
+    from training.pipeline import bundle_of, predict_test_window, train_target, trainable_targets
+    from training.run import load_training_data
+
+    params = load_params()
+    start = time.perf_counter()
+    data = load_training_data(folder, params)
+    features_done = time.perf_counter()
+    models = {
+        t: train_target(data, t, params) for t, s in trainable_targets(data).items() if s == "ok"
+    }
+    bundle = bundle_of(models, data, {"targets": {}})
+    for target, model in models.items():
+        predict_test_window(bundle, data, target, model.split, model.baseline_test)
+    end = time.perf_counter()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "invoices": len(data.labels),
+        "seconds": end - start,
+        "features_seconds": features_done - start,
+        "peak_mib": peak_kib / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_once(args.one)))
+        return
+    for invoices in args.invoices:
+        folder = make_book(invoices)
+        runs = []
+        for _ in range(args.repeats if invoices < 500_000 else 1):
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", str(folder)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        seconds = statistics.median(r["seconds"] for r in runs)
+        print(
+            f"train all three models, {runs[0]['invoices']:,} invoices: "
+            f"median {seconds:.1f} s over {len(runs)} run(s) "
+            f"(features {statistics.median(r['features_seconds'] for r in runs):.1f} s), "
+            f"peak memory {max(r['peak_mib'] for r in runs):,.0f} MiB; "
+            f"target <= {TARGETS_SECONDS.get(invoices, 'n/a')} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
