@@ -24,7 +24,7 @@ from pandas.api.types import infer_dtype
 from serving.policy.catalogue import Catalogue, Field, default_catalogue
 from serving.policy.decision import Decision, DecisionBatch, Reason, TraceEntry, merge_reasons
 from serving.policy.expressions import field_names
-from serving.policy.inputs import batch_length, compile_normalizer, normalize_batch
+from serving.policy.inputs import InputError, batch_length, compile_normalizer, normalize_batch
 from serving.policy.loader import PolicySpec, load_policy_file, parse_policy
 from serving.policy.rows import OWNERS, DecisionTable, Row
 from serving.policy.scalar import compile_condition, compile_number
@@ -33,6 +33,16 @@ from serving.policy.vector import evaluate_condition, evaluate_number
 TIER_NAMES = ("P1", "P2", "P3", "P4")
 ALWAYS_READ = ("amount", "collector_id", "revenue_owner_id")
 FINANCE, REVENUE_OWNER, JOINT, NONE = range(4)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch checked and converted once: ``n`` invoices, engine columns and assignment ids."""
+
+    n: int
+    columns: dict
+    collector_id: np.ndarray
+    revenue_owner_id: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -149,19 +159,41 @@ class Policy:
                 return name
         return "P4"
 
-    def decide_batch(self, inputs: pd.DataFrame | Mapping[str, object]) -> DecisionBatch:
-        """Decide every invoice of a batch (a DataFrame or a mapping of equal-length columns).
+    def prepare_batch(self, inputs: pd.DataFrame | Mapping[str, object]) -> PreparedBatch:
+        """Check and convert a batch once, for repeated evaluation (replays, tuning).
 
         Raises:
             InputError: A missing column or a value that does not fit its field, with its row.
         """
-        n = batch_length(inputs)
-        columns = normalize_batch(inputs, self._batch_fields)
+        return PreparedBatch(
+            batch_length(inputs),
+            normalize_batch(inputs, self._batch_fields),
+            _ids(inputs, "collector_id"),
+            _ids(inputs, "revenue_owner_id"),
+        )
+
+    def decide_batch(
+        self, inputs: pd.DataFrame | Mapping[str, object] | PreparedBatch
+    ) -> DecisionBatch:
+        """Decide every invoice of a batch (a DataFrame or a mapping of equal-length columns).
+
+        Args:
+            inputs: The batch, or a ``PreparedBatch`` from ``prepare_batch`` of a policy
+                reading the same fields.
+
+        Raises:
+            InputError: A missing column or a value that does not fit its field, with its row.
+        """
+        prepared = inputs if isinstance(inputs, PreparedBatch) else self.prepare_batch(inputs)
+        n, columns = prepared.n, prepared.columns
+        missing = [f.name for f in self._batch_fields if f.name not in columns]
+        if missing:
+            raise InputError(f"prepared batch lacks field {missing[0]!r}; prepare it again")
         hits = {t.name: self._first_hits(t, columns, n) for t in self.spec.tables}
         risk = self._batch_risk(hits, columns, n)
         at_risk = columns["amount"] * risk
         owner_codes = self._batch_codes("owner", hits, OWNERS)
-        collector, revenue_owner = _ids(inputs, "collector_id"), _ids(inputs, "revenue_owner_id")
+        collector, revenue_owner = prepared.collector_id, prepared.revenue_owner_id
         assignee = np.where(owner_codes == REVENUE_OWNER, revenue_owner, collector)
         assignee[owner_codes == NONE] = None
         co_assignee = np.where(owner_codes == JOINT, revenue_owner, None)

@@ -23,6 +23,8 @@ from serving.policy.typecheck import check_number
 
 TIERS = ("P1", "P2", "P3", "P4")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# libyaml's composer when installed (several times faster), with the same nodes and marks.
+COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TOP_KEYS = ("policy", "description", "parameters", "defaults", "tiers", "tables")
 
 
@@ -151,7 +153,7 @@ def parse_policy(
     """Validate a policy given as text; see ``load_policy_file``."""
     reader = Reader(source, catalogue if catalogue is not None else default_catalogue())
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=COMPOSER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1

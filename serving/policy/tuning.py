@@ -23,15 +23,15 @@ from serving.policy.backtest import (
     TEAMS,
     check_history,
     expected_amount_at_risk,
-    team_cases,
-    team_weeks,
     week_start,
 )
-from serving.policy.engine import Policy, policy_from_text
+from serving.policy.engine import Policy, PreparedBatch, policy_from_text
 from serving.policy.errors import PolicyError
 from serving.policy.loader import PolicySpec
+from serving.policy.rows import OWNERS
 
-PROBABILITY_GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.0, 0.05))
+PROBABILITY_GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
+COUNT_GRID = tuple(range(1, 11))
 CAPACITY = re.compile(r"^\s*([a-z_]+)\s*=\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -83,14 +83,20 @@ def parse_capacity(text: str) -> dict[str, float]:
 
 
 def default_grid(spec: PolicySpec) -> dict[str, tuple[float, ...]]:
-    """Every numeric parameter whose value lies in [0, 1] is a probability threshold to tune."""
-    return {
-        name: PROBABILITY_GRID
-        for name, parameter in spec.parameters.items()
-        if isinstance(parameter.value, int | float)
-        and not isinstance(parameter.value, bool)
-        and 0 <= parameter.value <= 1
-    }
+    """The parameters tuned when no grid is given, with their candidate values.
+
+    A parameter written as a decimal in [0, 1] is a probability threshold (grid 0.05..0.95);
+    a whole number from 1 to 10 is a count threshold such as ``min_broken_promises`` (grid
+    1..10). Amounts, day counts and lists are left as they are.
+    """
+    grid: dict[str, tuple[float, ...]] = {}
+    for name, parameter in spec.parameters.items():
+        value = parameter.value
+        if isinstance(value, float) and 0 <= value <= 1:
+            grid[name] = PROBABILITY_GRID
+        elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10:
+            grid[name] = COUNT_GRID
+    return grid
 
 
 def rewrite_parameters(spec: PolicySpec, values: Mapping[str, object]) -> str:
@@ -108,39 +114,41 @@ def rewrite_parameters(spec: PolicySpec, values: Mapping[str, object]) -> str:
 
 def _yaml_scalar(value: object) -> str:
     if isinstance(value, float):
-        return repr(round(value, 6))
+        return repr(round(float(value), 6))
     return str(value)
 
 
-def team_load(decisions: pd.DataFrame, statistic: str = "max") -> dict[str, float]:
-    """Cases per week each team gets: the busiest week, or the mean over the window.
-
-    Args:
-        decisions: A decision frame (``DecisionBatch.to_frame``) with a ``week`` column.
-        statistic: ``max`` or ``mean``.
-    """
-    window = pd.date_range(decisions["week"].min(), decisions["week"].max(), freq="7D")
-    counts = team_weeks(team_cases(decisions), window)
-    summary = counts.max() if statistic == "max" else counts.mean()
-    return {team: float(summary[team]) for team in TEAMS}
+def weekly_team_counts(owner_codes: np.ndarray, week_index: np.ndarray, n_weeks: int) -> dict:
+    """Cases per week per team from owner codes (order of ``rows.OWNERS``); joint counts twice."""
+    finance = np.isin(owner_codes, [OWNERS.index("finance"), OWNERS.index("joint")])
+    revenue = np.isin(owner_codes, [OWNERS.index("revenue_owner"), OWNERS.index("joint")])
+    return {
+        "finance": np.bincount(week_index[finance], minlength=n_weeks),
+        "revenue_owner": np.bincount(week_index[revenue], minlength=n_weeks),
+    }
 
 
-def evaluate_candidate(
-    policy: Policy,
-    values: dict[str, object],
-    history: pd.DataFrame,
-    weeks: pd.Series,
-    at_risk: np.ndarray,
-    capacity: Mapping[str, float],
-    statistic: str,
-) -> Candidate:
+@dataclass(frozen=True)
+class _History:
+    """What every candidate is evaluated on, computed once."""
+
+    prepared: PreparedBatch
+    week_index: np.ndarray
+    n_weeks: int
+    at_risk: np.ndarray
+    capacity: dict[str, float]
+    statistic: str
+
+
+def evaluate_candidate(policy: Policy, values: dict[str, object], history: _History) -> Candidate:
     """Overflow and captured amount at risk of ``policy`` on the history."""
-    decisions = policy.decide_batch(history).to_frame()
-    decisions["week"] = weeks.to_numpy()
-    load = team_load(decisions, statistic)
-    overflow = sum(max(0.0, load[team] - limit) for team, limit in capacity.items())
-    routed = (decisions["owner"] != "none").to_numpy()
-    return Candidate(dict(values), overflow, float(at_risk[routed].sum()), load)
+    owner_codes = np.asarray(policy.decide_batch(history.prepared).owner.codes)
+    counts = weekly_team_counts(owner_codes, history.week_index, history.n_weeks)
+    pick = np.max if history.statistic == "max" else np.mean
+    load = {team: float(pick(weekly)) for team, weekly in counts.items()}
+    overflow = sum(max(0.0, load[team] - limit) for team, limit in history.capacity.items())
+    routed = owner_codes != OWNERS.index("none")
+    return Candidate(dict(values), overflow, float(history.at_risk[routed].sum()), load)
 
 
 def tune_policy(
@@ -174,18 +182,25 @@ def tune_policy(
     if unknown:
         raise ValueError(f"grid names {unknown[0]!r}, not a parameter of the policy")
     check_history(history.assign(went_late=0, disputed=0), week_column)
-    history = history.reset_index(drop=True)
-    weeks = week_start(history[week_column])
-    at_risk = expected_amount_at_risk(policy, history)
-    search = _Search(policy, history, weeks, at_risk, dict(capacity), statistic)
-    return search.run(grid, passes)
+    frame = history.reset_index(drop=True)
+    weeks = week_start(frame[week_column])
+    week_index = ((weeks - weeks.min()).dt.days // 7).to_numpy()
+    prepared = _History(
+        policy.prepare_batch(frame),
+        week_index,
+        int(week_index.max()) + 1,
+        expected_amount_at_risk(policy, frame),
+        dict(capacity),
+        statistic,
+    )
+    return _Search(policy, prepared).run(grid, passes)
 
 
 class _Search:
-    def __init__(self, policy, history, weeks, at_risk, capacity, statistic) -> None:  # noqa: ANN001
+    def __init__(self, policy: Policy, history: _History) -> None:
         self.base = policy
-        self.args = (history, weeks, at_risk, capacity, statistic)
-        self.capacity = capacity
+        self.data = history
+        self.capacity = history.capacity
         self.cache: dict[tuple, tuple[Candidate, Policy] | None] = {}
         self.history: list[Candidate] = []
 
@@ -198,7 +213,7 @@ class _Search:
             except PolicyError:
                 self.cache[key] = None
                 return None
-            candidate = evaluate_candidate(policy, values, *self.args)
+            candidate = evaluate_candidate(policy, values, self.data)
             self.history.append(candidate)
             self.cache[key] = (candidate, policy)
         return self.cache[key]
