@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gc
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
@@ -67,7 +68,7 @@ class OnlineFeatures:
         self.invoices: dict[str, InvoiceState] = {}
         self.disputes: dict[str, Dispute] = {}
         self.applied = 0
-        self._families = families_for(self.names)
+        self._customer_families, self._invoice_families = families_for(self.names)
         self._pick = (
             itemgetter(*self.names) if len(self.names) > 1 else lambda d: (d[self.names[0]],)
         )
@@ -106,9 +107,17 @@ class OnlineFeatures:
         Goes through the same handlers as ``apply``, without building a record per event.
         """
         limit = NEVER if until is None else day_number(until)
-        for handler, args in book_event_calls(book, limit):
-            getattr(self, handler)(*args)
-            self.applied += 1
+        # The state is millions of small objects that are never garbage: letting the cyclic
+        # collector walk them again and again during a bulk load makes it quadratic.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for handler, args in book_event_calls(book, limit):
+                getattr(self, handler)(*args)
+                self.applied += 1
+        finally:
+            if collecting:
+                gc.enable()
         self.refresh()
         return self
 
@@ -168,6 +177,7 @@ class OnlineFeatures:
         created: int | None,
     ) -> None:
         state = self.customer(customer_id)
+        state.version += 1
         state.segment = SEGMENT_CODE.get(segment) if segment else None
         state.strategic = strategic
         state.credit_limit = credit_limit
@@ -198,7 +208,9 @@ class OnlineFeatures:
             month_end=date.day > last_day - MONTH_END_DAYS,
         )
         self.invoices[invoice_id] = invoice
-        self.customer(customer_id).add_issued(invoice)
+        customer = self.customer(customer_id)
+        customer.version += 1
+        customer.add_issued(invoice)
 
     def receive_payment(self, invoice_id: str, day: int, amount: float) -> None:
         invoice = self.invoice(invoice_id)
@@ -206,15 +218,20 @@ class OnlineFeatures:
             return  # the balance was already settled; a later payment cannot reduce it
         cents = round(float(amount) * 100)
         insort(invoice.payments, (day, cents))
-        self.customers[invoice.customer_id].add_payment(invoice, day, cents)
+        customer = self.customers[invoice.customer_id]
+        customer.version += 1
+        customer.add_payment(invoice, day, cents)
 
     def settle_invoice(self, invoice_id: str, day: int) -> None:
         invoice = self.invoice(invoice_id)
         invoice.paid = day
         customer = self.customers[invoice.customer_id]
+        customer.version += 1
         customer.add_paid(invoice)
-        for promised_on, promised_for in invoice.promises:
-            self._record_kept(customer, invoice, promised_on, promised_for)
+        for promiser, promised_on, promised_for in invoice.promises:
+            promising_customer = self.customers[promiser]
+            promising_customer.version += 1
+            self._record_kept(promising_customer, invoice, promised_on, promised_for)
 
     def open_dispute(self, dispute_id: str, invoice_id: str, day: int, reason: str) -> None:
         invoice = self.invoice(invoice_id)
@@ -223,12 +240,15 @@ class OnlineFeatures:
         self.disputes[dispute_id] = dispute
         invoice.disputes.append(dispute)
         one_hot = tuple(int(r == code) for r in range(len(DISPUTE_REASONS)))
-        self.customers[invoice.customer_id].opened.add(day, one_hot, dispute_id)
+        customer = self.customers[invoice.customer_id]
+        customer.version += 1
+        customer.opened.add(day, one_hot, dispute_id)
 
     def resolve_dispute(self, dispute_id: str, day: int) -> None:
         dispute = self.disputes[dispute_id]
         dispute.resolved = day
         customer = self.customers[self.invoices[dispute.invoice_id].customer_id]
+        customer.version += 1
         insort(customer.resolved_days, day)
 
     def log_activity(
@@ -241,6 +261,7 @@ class OnlineFeatures:
         promised: int | None = None,
     ) -> None:
         customer = self.customer(customer_id)
+        customer.version += 1
         customer.add_activity(kind, day)
         invoice = self.invoices.get(invoice_id) if invoice_id else None
         if kind in PROBLEM_KINDS:
@@ -250,7 +271,7 @@ class OnlineFeatures:
                 key = (kind, order_id)
                 customer.order_problems[key] = min(customer.order_problems.get(key, NEVER), day)
         if kind == "promise_to_pay" and invoice is not None and promised is not None:
-            invoice.promises.append((day, promised))
+            invoice.promises.append((customer_id, day, promised))
             self._record_kept(customer, invoice, day, promised)
 
     @staticmethod
@@ -277,8 +298,19 @@ class OnlineFeatures:
                 f"invoice {invoice_id!r} is scored at {as_of}, before its issue date; "
                 "use a date on or after it"
             )
-        everything: dict[str, float] = {}
         customer = self.customers[invoice.customer_id]
-        for family in self._families:
+        everything = dict(self._customer_answer(customer, t))
+        for family in self._invoice_families:
             family(customer, invoice, t, everything)
         return tuple(map(float, self._pick(everything)))
+
+    def _customer_answer(self, customer: CustomerState, t: int) -> dict[str, float]:
+        """The customer-level features at ``t``, kept until the customer's state changes."""
+        cached = customer.answer
+        if cached is not None and cached[0] == t and cached[1] == customer.version:
+            return cached[2]
+        values: dict[str, float] = {}
+        for family in self._customer_families:
+            family(customer, None, t, values)
+        customer.answer = (t, customer.version, values)
+        return values

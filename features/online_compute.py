@@ -15,6 +15,10 @@ from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
 REASON_NAMES = tuple(f"disp_n_{reason}" for reason in REASONS)
+ORDER_PROBLEMS = (
+    ("rel_order_delivery_problem", "delivery_incomplete"),
+    ("rel_order_quality_problem", "quality_issue"),
+)
 RECENT = 5
 YEAR = 365
 
@@ -143,14 +147,6 @@ def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) 
     )
     out["rel_tickets_30d"] = c.count("support_ticket_opened", t, 30)
     out["rel_tickets_90d"] = c.count("support_ticket_opened", t, 90)
-    for name, kind in (
-        ("rel_order_delivery_problem", "delivery_incomplete"),
-        ("rel_order_quality_problem", "quality_issue"),
-    ):
-        first = inv.problems.get(kind, NEVER)
-        if inv.order_id is not None:
-            first = min(first, c.order_problems.get((kind, inv.order_id), NEVER))
-        out[name] = float(first < t)
     out["rel_pricing_discrepancy_90d"] = float(c.count("pricing", t, 90) > 0)
     contact = c.last_day("contact", t)
     out["rel_days_since_contact"] = NAN if contact is None else t - contact
@@ -160,6 +156,14 @@ def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) 
     out["rel_promises_kept"] = c.count("kept_promise", t)
     out["rel_promises_broken"] = c.count("broken_promise", t)
     out["rel_broken_promises_90d"] = c.count("broken_promise", t, 90)
+
+
+def order_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+    for name, kind in ORDER_PROBLEMS:
+        first = inv.problems.get(kind, NEVER)
+        if inv.order_id is not None:
+            first = min(first, c.order_problems.get((kind, inv.order_id), NEVER))
+        out[name] = float(first < t)
 
 
 def lifecycle_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
@@ -172,30 +176,39 @@ def lifecycle_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> 
 
 
 Family = Callable[..., None]
-FAMILIES: dict[str, Family] = {
-    "inv": invoice_family,
+# Families that depend on the customer and t only, so one answer serves every invoice of the
+# customer at the same t; then those that depend on the invoice too.
+CUSTOMER_FAMILIES: dict[str, Family] = {
     "cust": customer_family,
     "hist": history_family,
     "exp": exposure_family,
     "disp": dispute_family,
     "rel": relationship_family,
+}
+INVOICE_FAMILIES: dict[str, Family] = {
+    "inv": invoice_family,
+    "order": order_family,
     "life": lifecycle_family,
 }
-# Features whose family prefix differs from the function that computes them.
+FAMILIES: dict[str, Family] = {**CUSTOMER_FAMILIES, **INVOICE_FAMILIES}
+# Features whose name prefix is not the family that computes them.
 OWNER = {
+    "amount": "inv",
+    "days_past_due": "life",
     "cust_dispute_top_reason": "disp",
-    "inv_disputes": "inv",
+    "rel_order_delivery_problem": "order",
+    "rel_order_quality_problem": "order",
 }
 
 
-def families_for(names: list[str]) -> list[Family]:
-    """The family functions needed to answer ``names``, in a fixed order."""
-    needed = set()
-    for name in names:
-        if name == "amount":
-            needed.add("inv")
-        elif name == "days_past_due":
-            needed.add("life")
-        else:
-            needed.add(OWNER.get(name, name.split("_")[0]))
-    return [function for family, function in FAMILIES.items() if family in needed]
+def _needed(names: list[str]) -> set[str]:
+    return {OWNER.get(name, name.split("_")[0]) for name in names}
+
+
+def families_for(names: list[str]) -> tuple[list[Family], list[Family]]:
+    """The customer-level and the invoice-level family functions needed for ``names``."""
+    needed = _needed(names)
+    return (
+        [f for family, f in CUSTOMER_FAMILIES.items() if family in needed],
+        [f for family, f in INVOICE_FAMILIES.items() if family in needed],
+    )

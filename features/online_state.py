@@ -121,7 +121,7 @@ class InvoiceState:
     payments: list[tuple[int, int]] = field(default_factory=list)
     disputes: list[Dispute] = field(default_factory=list)
     problems: dict[str, int] = field(default_factory=dict)
-    promises: list[tuple[int, int]] = field(default_factory=list)
+    promises: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +160,9 @@ class CustomerState:
     first_flag: dict[str, int] = field(default_factory=dict)
     order_problems: dict[tuple[str, str], int] = field(default_factory=dict)
     median_cache: dict[str, float] = field(default_factory=dict)
+    # every update bumps the version; ``answer`` = (t, version, customer-level values)
+    version: int = 0
+    answer: tuple[int, int, dict[str, float]] | None = None
 
     def add_issued(self, invoice: InvoiceState) -> None:
         position = self.issued.add(invoice.issue, (), invoice.invoice_id)

@@ -35,6 +35,11 @@ def stress_book() -> Book:
     return random_book(customers=30, invoices=2_500, span=300, seed=4)
 
 
+@pytest.fixture(scope="module")
+def small_book() -> Book:
+    return random_book(customers=12, invoices=600, span=200, seed=6)
+
+
 def random_pairs(book: Book, n: int, seed: int) -> pd.DataFrame:
     """Issue-date pairs, re-scores of open invoices, and random dates after issue."""
     rng = np.random.default_rng(seed)
@@ -123,3 +128,50 @@ def test_unknown_event_kind_is_refused_by_name() -> None:
     online = OnlineFeatures(feature_set(random_book(customers=2, invoices=5)))
     with pytest.raises(ValueError, match="unknown event kind 'refund'"):
         online.apply({"kind": "refund", "invoice_id": "I1"})
+
+
+def test_answers_between_events_match_offline_as_a_service_would_ask(small_book: Book) -> None:
+    """Events applied one at a time, queries in between at the date of the latest event (all
+    events dated before it are in): each answer equals the offline build at that date."""
+    chosen = feature_set(small_book)
+    online = OnlineFeatures(chosen)
+    issued: list[str] = []
+    asked: list[tuple[str, object]] = []
+    answers = []
+    rng = np.random.default_rng(3)
+    for k, event in enumerate(events_from_book(small_book)):
+        online.apply(event)
+        if event.kind == "invoice_issued":
+            issued.append(event.invoice_id)
+        if k % 4 == 0 and issued and event.date is not None:
+            for invoice_id in rng.choice(issued, 2):
+                asked.append((invoice_id, event.date))
+                answers.append(online.vector(invoice_id, event.date))
+    assert len(asked) >= 500
+    pairs = pd.DataFrame(asked, columns=["invoice_id", "as_of"])
+    pairs["as_of"] = pd.to_datetime(pairs["as_of"])
+    offline = build_features(small_book, pairs, chosen)[chosen.names].to_numpy()
+    assert_parity(offline, np.array(answers), chosen.names)
+
+
+def test_cached_customer_answers_follow_every_kind_of_update(small_book: Book) -> None:
+    """Queries at one later date between events: each answer (possibly from the customer
+    cache) equals a recomputation, so every update kind invalidates the cache."""
+    online = OnlineFeatures(feature_set(small_book))
+    horizon = (small_book.as_of + pd.Timedelta(days=1)).date()
+    issued: list[str] = []
+    kinds_seen = set()
+    checks = 0
+    for k, event in enumerate(events_from_book(small_book)):
+        online.apply(event)
+        kinds_seen.add(event.kind)
+        if event.kind == "invoice_issued":
+            issued.append(event.invoice_id)
+        if k % 2 == 0 and issued:
+            invoice_id = issued[k % len(issued)]
+            answer = online.vector(invoice_id, horizon)
+            online.customers[online.invoices[invoice_id].customer_id].answer = None
+            recomputed = online.vector(invoice_id, horizon)
+            assert np.array_equal(answer, recomputed, equal_nan=True), (k, event)
+            checks += 1
+    assert checks > 500 and len(kinds_seen) == 7
