@@ -7,6 +7,7 @@ extraction date) and at random past dates.
 
     .venv/bin/python bench/bench_features.py                 # 1M invoices, simulated
     .venv/bin/python bench/bench_features.py --invoices 100000 --repeats 1
+    .venv/bin/python bench/bench_features.py --only online
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20_000)
     parser.add_argument("--source", choices=("simulator", "random"), default="simulator")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=("offline", "online"), help="run one half only")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     start = time.perf_counter()
@@ -122,8 +124,10 @@ def main() -> None:
     print(f"book ({args.source}): {sizes} in {time.perf_counter() - start:.0f} s")
     chosen = feature_set(book)
     print(f"features: {len(chosen.names)} included; excluded: {chosen.excluded or 'none'}")
-    bench_offline(book, args.repeats)
-    bench_online(book, args.queries, args.seed)
+    if args.only != "online":
+        bench_offline(book, args.repeats)
+    if args.only != "offline":
+        bench_online(book, args.queries, args.seed)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"process peak RSS {rss:.2f} GiB; load average now {os.getloadavg()[0]:.1f}")
 
