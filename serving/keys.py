@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,3 +95,30 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
         )
         session.refresh(key)
     return key
+
+
+class KeyCache:
+    """Recently authenticated keys, by token hash, for ``ttl_seconds``.
+
+    A revocation through this process clears the cache at once; one made elsewhere (the CLI,
+    another process) takes effect within ``ttl_seconds``.
+    """
+
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def authenticate(self, session: Session, token: str) -> Principal | None:
+        """Like ``authenticate``, answered from the cache while an entry is fresh."""
+        digest = hash_token(token)
+        entry = self._entries.get(digest)
+        now = time.monotonic()
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        principal = authenticate(session, token)
+        if principal is not None:
+            self._entries[digest] = (principal, now + self.ttl_seconds)
+        return principal
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -11,6 +11,7 @@ from serving.api.errors import add_error_handlers
 from serving.api.middleware import RequestMiddleware
 from serving.api.routes import admin, book, decisions, keys, ops, worklist
 from serving.engine import EngineHolder
+from serving.keys import KeyCache
 from serving.live import LiveFeatures
 from serving.logging import configure_logging, get_logger
 from serving.metrics import Metrics
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics.create()
     app.state.readiness = lambda: readiness(app)
     app.state.live = LiveFeatures()
+    app.state.key_cache = KeyCache()
     app.state.engines = EngineHolder(on_swap=app.state.metrics.show_versions)
     add_error_handlers(app)
     app.add_middleware(

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from serving.engine import Engine
-from serving.keys import Principal, authenticate
+from serving.keys import Principal
 from serving.live import LiveFeatures
 from serving.logging import request_id_var
 from serving.settings import Settings
@@ -60,6 +60,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     api_key: Annotated[str | None, Security(api_key_header)],
@@ -70,7 +71,7 @@ def get_principal(
         HTTPException: 401 when no key is given or the key is unknown or revoked.
     """
     token = credentials.credentials if credentials is not None else api_key
-    principal = authenticate(session, token) if token else None
+    principal = request.app.state.key_cache.authenticate(session, token) if token else None
     if principal is None:
         raise HTTPException(
             status_code=401,

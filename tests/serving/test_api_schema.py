@@ -26,7 +26,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_MODE = 4
+EXAMPLES_PER_MODE = 3
 
 
 def fuzz_operation(operation, mode: GenerationMode, headers: dict[str, str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 
 from serving.api.deps import AdminCaller, SessionDep
 from serving.api.schemas.common import ERROR_RESPONSES, ErrorOut
@@ -43,6 +43,7 @@ def list_all(session: SessionDep, caller: AdminCaller) -> list[KeyOut]:
     summary="Revoke a key (idempotent)",
 )
 def revoke(
+    request: Request,
     session: SessionDep,
     caller: AdminCaller,
     key_id: str = Path(min_length=1, max_length=32),
@@ -51,5 +52,6 @@ def revoke(
     if key is None:
         raise HTTPException(404, detail=f"unknown key_id {key_id!r}")
     session.commit()
+    request.app.state.key_cache.clear()
     log.info("key revoked", extra={"key_id": key_id, "by": caller.key_id})
     return KeyOut.model_validate(key)
