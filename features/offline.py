@@ -20,8 +20,6 @@ from features.registry import FeatureSet
 from features.registry import feature_set as make_feature_set
 from features.timeline import from_days, to_days
 
-KEY_COLUMNS = ["invoice_id", "customer_id", "as_of"]
-
 
 @dataclass
 class Queries:

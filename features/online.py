@@ -37,10 +37,9 @@ from features.online_events import (
 )
 from features.online_replay import book_event_calls
 from features.online_state import NEVER, PROBLEM_KINDS, CustomerState, Dispute, InvoiceState
-from features.registry import FeatureSet
+from features.registry import MONTH_END_DAYS, FeatureSet
 from features.schema import DISPUTE_REASONS, SEGMENTS
 
-MONTH_END_DAYS = 5
 REASON_CODE = {reason: code for code, reason in enumerate(DISPUTE_REASONS)}
 SEGMENT_CODE = {segment: code for code, segment in enumerate(SEGMENTS)}
 

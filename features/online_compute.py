@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from features.online_state import NEVER, CustomerState, InvoiceState, sorted_quantile
+from features.registry import RECENT_PAYMENTS, YEAR_DAYS
 from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
@@ -19,8 +20,6 @@ ORDER_PROBLEMS = (
     ("rel_order_delivery_problem", "delivery_incomplete"),
     ("rel_order_quality_problem", "quality_issue"),
 )
-RECENT = 5
-YEAR = 365
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -51,7 +50,7 @@ def invoice_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     out["inv_dispute_reason"] = NAN if latest is None else latest.reason
 
 
-def customer_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+def customer_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     out["cust_segment"] = NAN if c.segment is None else c.segment
     out["cust_strategic"] = _optional_bool(c.strategic)
     out["cust_credit_limit"] = NAN if c.credit_limit is None else c.credit_limit
@@ -61,7 +60,7 @@ def customer_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> N
     out["cust_insolvent"] = float(c.first_flag.get("insolvency", NEVER) < t)
 
 
-def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+def history_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     paid = c.paid
     n = bisect_left(paid.days, t)
     late, days_late, cents, late_cents, days_to_pay, partial = paid.at(n)
@@ -81,8 +80,8 @@ def history_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
         out["hist_days_since_last_late"] = NAN
         out["hist_days_since_last_paid"] = NAN
         return
-    earlier = paid.at(max(n - RECENT, 0))
-    last = min(n, RECENT)
+    earlier = paid.at(max(n - RECENT_PAYMENTS, 0))
+    last = min(n, RECENT_PAYMENTS)
     out["hist_late_share_last5"] = (late - earlier[0]) / last
     recent_mean = (days_late - earlier[1]) / last
     out["hist_days_late_mean_last5"] = recent_mean
@@ -109,7 +108,7 @@ def _days_late_quantiles(c: CustomerState, n: int) -> tuple[float, float]:
     return result
 
 
-def exposure_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+def exposure_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     open_cents, open_count = c.open_ledger.total(t)
     overdue_cents, overdue_count = c.overdue_ledger.total(t)
     out["exp_open_count"] = open_count
@@ -126,12 +125,12 @@ def exposure_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> N
     out["exp_credit_use"] = open_cents / 100 / limit if usable else NAN
 
 
-def dispute_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+def dispute_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     opened = c.opened
     n = bisect_left(opened.days, t)
     counts = opened.at(n)
     out["disp_n"] = n
-    out["disp_n_365d"] = n - bisect_left(opened.days, t - YEAR)
+    out["disp_n_365d"] = n - bisect_left(opened.days, t - YEAR_DAYS)
     out["disp_open_count"] = n - bisect_left(c.resolved_days, t)
     out["disp_days_since_last"] = t - opened.days[n - 1] if n else NAN
     out["disp_per_invoice"] = _ratio(n, bisect_left(c.issued.days, t))
@@ -141,7 +140,7 @@ def dispute_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     out["cust_dispute_top_reason"] = counts.index(max(counts)) if n else NAN
 
 
-def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:
+def relationship_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     out["rel_open_tickets"] = c.count("support_ticket_opened", t) - c.count(
         "support_ticket_closed", t
     )
@@ -150,7 +149,7 @@ def relationship_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) 
     out["rel_pricing_discrepancy_90d"] = float(c.count("pricing", t, 90) > 0)
     contact = c.last_day("contact", t)
     out["rel_days_since_contact"] = NAN if contact is None else t - contact
-    out["rel_owner_changes_365d"] = c.count("owner_change", t, YEAR)
+    out["rel_owner_changes_365d"] = c.count("owner_change", t, YEAR_DAYS)
     out["rel_escalations_90d"] = c.count("escalation", t, 90)
     out["rel_promises_made"] = c.count("promise_to_pay", t)
     out["rel_promises_kept"] = c.count("kept_promise", t)

@@ -13,9 +13,9 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from features.registry import EWM_ALPHA
+
 NEVER = (1 << 17) - 1
-EWM_ALPHA = 0.3
-TICKET_KINDS = ("support_ticket_opened", "support_ticket_closed")
 COUNTED_KINDS = (
     "support_ticket_opened",
     "support_ticket_closed",

@@ -22,6 +22,12 @@ from features.schema import DISPUTE_REASONS, SEGMENTS
 Dtype = Literal["float", "int", "bool", "category"]
 FAMILIES = ("inv", "cust", "hist", "exp", "disp", "rel", "life")
 
+# Parameters of the definitions below, shared by the offline and the online path.
+EWM_ALPHA = 0.3  # weight of the latest payment in hist_days_late_ewm
+RECENT_PAYMENTS = 5  # the window of hist_*_last5
+MONTH_END_DAYS = 5  # inv_issue_month_end: issued in the month's last days
+YEAR_DAYS = 365
+
 
 @dataclass(frozen=True)
 class FeatureSpec:

@@ -7,10 +7,9 @@ import pandas as pd
 
 from features.families.base import id_rank, ledger, nan_where, ratio
 from features.families.invoice import issued_timeline
+from features.registry import YEAR_DAYS
 from features.schema import DISPUTE_REASONS
 from features.timeline import NEVER, Timeline, to_days
-
-YEAR = 365
 
 
 def _disputes(context) -> pd.DataFrame:  # noqa: ANN001
@@ -55,7 +54,7 @@ def build_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
     pos, n = opened.locate(q.customer, q.t)
     out = {
         "disp_n": n,
-        "disp_n_365d": n - opened.count_before(q.customer, q.t - YEAR),
+        "disp_n_365d": n - opened.count_before(q.customer, q.t - YEAR_DAYS),
         "disp_open_count": n - resolved.count_before(q.customer, q.t),
         "disp_days_since_last": q.t - opened.at(opened.day, pos, n),
         "disp_per_invoice": ratio(n, issued_timeline(context).count_before(q.customer, q.t)),

@@ -6,10 +6,8 @@ import numpy as np
 
 from features.families.base import invoice_rank, ledger, nan_where, payments, ratio
 from features.families.invoice import customer_rows, issued_timeline
+from features.registry import EWM_ALPHA, RECENT_PAYMENTS
 from features.timeline import NEVER, Timeline
-
-EWM_ALPHA = 0.3
-RECENT = 5
 
 
 def paid_timeline(context) -> Timeline:  # noqa: ANN001
@@ -44,9 +42,9 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
         c: paid.at(paid.cumulative(f[c]), pos, n, 0.0)
         for c in ("late", "days_late", "cents", "late_cents", "days_to_pay", "partial")
     }
-    last = np.minimum(n, RECENT)
-    recent_days = paid.sum_last(paid.cumulative(f["days_late"]), pos, n, RECENT)
-    recent_late = paid.sum_last(paid.cumulative(f["late"]), pos, n, RECENT)
+    last = np.minimum(n, RECENT_PAYMENTS)
+    recent_days = paid.sum_last(paid.cumulative(f["days_late"]), pos, n, RECENT_PAYMENTS)
+    recent_late = paid.sum_last(paid.cumulative(f["late"]), pos, n, RECENT_PAYMENTS)
     last_late_day = paid.running_max(np.where(f["late"] > 0, paid.day, -NEVER))
     last_late = paid.at(last_late_day, pos, n, -NEVER)
     out = {

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 
 from features.families.base import invoice_rank, ledger, nan_where, payments, to_cents
+from features.registry import MONTH_END_DAYS
 from features.schema import SEGMENTS
 from features.timeline import Timeline, to_days
-
-MONTH_END_DAYS = 5
 
 
 def issued_timeline(context) -> Timeline:  # noqa: ANN001
