@@ -163,3 +163,9 @@ def admin(tokens: dict[str, str]) -> dict[str, str]:
 def new_id() -> Callable[[str], str]:
     """Makes ids no other test uses (the store is shared by the whole session)."""
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def bundle_writer() -> Callable[..., Path]:
+    """``write_bundle``, for tests that need bundles of their own."""
+    return write_bundle
