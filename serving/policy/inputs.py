@@ -36,8 +36,8 @@ class TextColumn:
 
 
 def is_null(value: object) -> bool:
-    """True for None and NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """True for None, NaN and ``pandas.NA``."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def normalize_one(inputs: Mapping[str, object], fields: Iterable[Field]) -> dict[str, object]:

@@ -169,6 +169,20 @@ def test_bad_inputs_are_errors_in_both_paths(changes: dict, needle: str) -> None
         DEFAULT.decide_batch(frame)
 
 
+def test_nulls_in_any_form_decide_alike() -> None:
+    forms = [None, np.nan, pd.NA]
+    decisions = []
+    for null in forms:
+        invoice = one_invoice(p_late=0.7, rel_broken_promises_90d=0, inv_dispute_open=False)
+        invoice.update(cust_legal_hold=null, cust_insolvent=null, rel_open_tickets=null)
+        invoice.update(inv_dispute_reason=null, cust_strategic=null, days_past_due=null)
+        decisions.append(DEFAULT.decide(invoice))
+        batch = DEFAULT.decide_batch(pd.DataFrame([invoice, invoice]))
+        assert batch.decision(1) == decisions[-1]
+    assert decisions[0] == decisions[1] == decisions[2]
+    assert decisions[0].trace[0].row != "finance.legal_hold"
+
+
 def test_missing_field_is_named() -> None:
     invoice = one_invoice()
     del invoice["rel_open_tickets"]
