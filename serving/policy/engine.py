@@ -12,7 +12,7 @@ null amount at risk is P4), unless the matched row fixes the tier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -121,6 +121,27 @@ class Policy:
             InputError: A missing field or a value that does not fit its field.
         """
         values = self._normalize(inputs)
+        outputs, risk_fn, trace, rules = self._match(values)
+        risk = risk_fn(values)
+        at_risk = values["amount"] * risk  # type: ignore[operator]
+        tier = outputs.get("tier", "auto")
+        owner = outputs["owner"]
+        assignee, co_assignee = assignees(owner, values["collector_id"], values["revenue_owner_id"])
+        return Decision(
+            owner=owner,
+            action=outputs["action"],
+            tier=self._tier_of(at_risk) if tier == "auto" else tier,
+            risk=risk,
+            amount_at_risk=at_risk,
+            assignee=assignee,
+            co_assignee=co_assignee,
+            reasons=merge_reasons(rules, model_reasons),
+            trace=trace,
+            policy_version=self.version,
+        )
+
+    def _match(self, values: dict) -> tuple[dict, Callable, tuple, tuple]:
+        """The first matching row of every table: outputs, risk, trace and rule reasons."""
         outputs: dict[str, str] = {}
         risk_fn = self._default_risk
         trace, rules = [], []
@@ -129,29 +150,11 @@ class Policy:
                 if plan.test(values):  # type: ignore[operator]
                     break
             outputs.update(plan.outputs)
-            risk_fn = plan.risk or risk_fn
+            risk_fn = plan.risk or risk_fn  # type: ignore[assignment]
             trace.append(plan.trace)
             if plan.reason is not None:
                 rules.append(plan.reason)
-        risk = risk_fn(values)  # type: ignore[operator]
-        at_risk = values["amount"] * risk  # type: ignore[operator]
-        tier = outputs.get("tier", "auto")
-        owner = outputs["owner"]
-        collector, revenue_owner = values["collector_id"], values["revenue_owner_id"]
-        return Decision(
-            owner=owner,
-            action=outputs["action"],
-            tier=self._tier_of(at_risk) if tier == "auto" else tier,
-            risk=risk,
-            amount_at_risk=at_risk,
-            assignee=revenue_owner
-            if owner == "revenue_owner"
-            else (None if owner == "none" else collector),
-            co_assignee=revenue_owner if owner == "joint" else None,
-            reasons=merge_reasons(tuple(rules), model_reasons),
-            trace=tuple(trace),
-            policy_version=self.version,
-        )
+        return outputs, risk_fn, tuple(trace), tuple(rules)
 
     def _tier_of(self, amount_at_risk: float) -> str:
         for name, threshold in zip(TIER_NAMES, self.spec.tier_thresholds, strict=False):
@@ -262,6 +265,20 @@ class Policy:
             by_row = fixed[hits[table.name]]
             codes = np.where(by_row >= 0, by_row, codes)
         return pd.Categorical.from_codes(codes, categories=list(TIER_NAMES))
+
+
+def assignees(
+    owner: str, collector_id: str | None, revenue_owner_id: str | None
+) -> tuple[str | None, str | None]:
+    """(assignee, co_assignee) for an owner: joint goes to the collector with the revenue
+    owner beside; none goes to nobody."""
+    if owner == "finance":
+        return collector_id, None
+    if owner == "revenue_owner":
+        return revenue_owner_id, None
+    if owner == "joint":
+        return collector_id, revenue_owner_id
+    return None, None
 
 
 def _tier_code(tier: str) -> int:
