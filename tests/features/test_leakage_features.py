@@ -18,7 +18,7 @@ from features.schema import ACTIVITY_KINDS, DISPUTE_REASONS
 from features.simulator import SimulationConfig, simulate_book
 
 Builder = Callable[[Book, pd.DataFrame], pd.DataFrame]
-SEEDS = (11, 12, 13)
+SEEDS = (11, 12)
 TIMES_PER_BOOK = 4
 
 

@@ -95,13 +95,13 @@ def test_replay_until_t_answers_as_a_full_replay_does(sim_book: Book) -> None:
     assert_parity(online_matrix(full, pairs), online_matrix(partial, pairs), chosen.names)
 
 
-def test_events_given_as_dicts_build_the_same_state(stress_book: Book) -> None:
-    chosen = feature_set(stress_book)
-    typed = OnlineFeatures(chosen).replay(stress_book)
+def test_events_given_as_dicts_build_the_same_state(small_book: Book) -> None:
+    chosen = feature_set(small_book)
+    typed = OnlineFeatures(chosen).replay(small_book)
     from_dicts = OnlineFeatures(chosen)
-    for event in events_from_book(stress_book):
+    for event in events_from_book(small_book):
         from_dicts.apply({"kind": event.kind, **dataclasses.asdict(event)})
-    pairs = random_pairs(stress_book, 300, seed=2)
+    pairs = random_pairs(small_book, 300, seed=2)
     assert_parity(online_matrix(typed, pairs), online_matrix(from_dicts, pairs), chosen.names)
 
 
