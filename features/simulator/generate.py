@@ -94,16 +94,7 @@ def simulate_book(
     """
     config = (config or SimulationConfig()).validate()
     report = on_stage or (lambda stage: None)
-    rng = dict(
-        zip(
-            STREAMS,
-            (
-                np.random.default_rng(s)
-                for s in np.random.SeedSequence(config.seed).spawn(len(STREAMS))
-            ),
-            strict=True,
-        )
-    )
+    rng = random_streams(config.seed)
     world = _simulate_world(config, rng, report)
     report("tables")
     tables = build_tables(world, rng["tables"])
@@ -112,45 +103,18 @@ def simulate_book(
     )
 
 
+def random_streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per mechanism, so that changing one leaves the others."""
+    seeds = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds, strict=True)}
+
+
 def _simulate_world(
     config: SimulationConfig, rng: dict[str, np.random.Generator], report: Callable[[str], None]
 ) -> World:
-    calendar = Calendar.build(config.start_date, config.months)
-    report("customers")
-    customers = draw_customers(config, calendar, rng["customers"])
-    report("health")
-    downturns = health_process.draw_downturns(
-        config.health, len(INDUSTRIES), config.months + HORIZON_MONTHS, rng["health"]
-    )
-    matrices = health_process.transition_matrices(config.health, downturns)
-    health = health_process.simulate_health(
-        customers.segment,
-        customers.industry,
-        customers.created_month,
-        matrices,
-        config.health,
-        config.months,
-        rng["health"],
-    )
-    insolvent_month = health_process.insolvency_month(health)
-    report("operations")
-    active = active_months(customers, insolvent_month, config.months)
-    ops = rng["operations"]
-    owners = count_staff(config.customers, config.customer.customers_per_revenue_owner)
-    world = World(
-        config=config,
-        calendar=calendar,
-        customers=customers,
-        health=health,
-        insolvent_month=insolvent_month,
-        price_changes=draw_price_changes(active, config.operations, calendar, ops),
-        tickets=draw_support_tickets(active, customers, config.operations, calendar, ops),
-        owner_changes=draw_owner_changes(
-            active, customers, owners, config.customer.owner_change_monthly_rate, calendar, ops
-        ),
-    )
+    world, matrices = _simulate_customers(config, rng, report)
     report("invoices")
-    world.invoices = draw_invoices(customers, active, calendar, rng["invoices"])
+    world.invoices = draw_invoices(world.customers, world.active, world.calendar, rng["invoices"])
     _draw_order_problems(world, rng["invoices"])
     report("disputes")
     _draw_disputes(world, rng["disputes"])
@@ -162,6 +126,42 @@ def _simulate_world(
     report("oracle")
     world.oracle = _oracle(world, matrices)
     return world
+
+
+def _simulate_customers(
+    config: SimulationConfig, rng: dict[str, np.random.Generator], report: Callable[[str], None]
+) -> tuple[World, np.ndarray]:
+    """Customers, their health month by month and their operational events."""
+    calendar = Calendar.build(config.start_date, config.months)
+    report("customers")
+    customers = draw_customers(config, calendar, rng["customers"])
+    report("health")
+    downturns = health_process.draw_downturns(
+        config.health, len(INDUSTRIES), config.months + HORIZON_MONTHS, rng["health"]
+    )
+    matrices = health_process.transition_matrices(config.health, downturns)
+    health = health_process.simulate_health(
+        customers.segment, customers.industry, customers.created_month, matrices,
+        config.health, config.months, rng["health"],
+    )  # fmt: skip
+    insolvent_month = health_process.insolvency_month(health)
+    report("operations")
+    active = active_months(customers, insolvent_month, config.months)
+    ops, params = rng["operations"], config.operations
+    owners = count_staff(config.customers, config.customer.customers_per_revenue_owner)
+    owner_rate = config.customer.owner_change_monthly_rate
+    world = World(
+        config=config,
+        calendar=calendar,
+        customers=customers,
+        health=health,
+        insolvent_month=insolvent_month,
+        active=active,
+        price_changes=draw_price_changes(active, params, calendar, ops),
+        tickets=draw_support_tickets(active, customers, params, calendar, ops),
+        owner_changes=draw_owner_changes(active, customers, owners, owner_rate, calendar, ops),
+    )
+    return world, matrices
 
 
 def _draw_order_problems(world: World, rng: np.random.Generator) -> None:

@@ -44,6 +44,7 @@ class World:
     customers: Customers
     health: np.ndarray
     insolvent_month: np.ndarray
+    active: np.ndarray
     price_changes: CustomerEvents
     tickets: CustomerEvents
     owner_changes: CustomerEvents
