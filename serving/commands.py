@@ -86,9 +86,12 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id to revoke
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs)."""
+    """Serve the API (OpenAPI docs at /docs) in one process.
+
+    The online feature state lives in the serving process and is fed by its own ingest, so
+    one process serves one store (see ``serving.live``).
+    """
     import uvicorn
 
     uvicorn.run(
@@ -96,7 +99,6 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         access_log=False,
         log_level="warning",
     )
