@@ -135,7 +135,7 @@ class Conjunction:
             return False
         for name, region in self.regions.items():
             if name in other.regions:
-                if not other.regions[name].within(region):
+                if not other.regions[name].within(region):  # type: ignore[arg-type]
                     return False
             elif not _full(region):
                 return False
@@ -179,7 +179,9 @@ def _conjunction(node: Node, catalogue: Catalogue) -> Conjunction:
             opaque.add(atom)
             continue
         name, region = constraint
-        regions[name] = region.intersect(regions[name]) if name in regions else region
+        if name in regions:
+            region = region.intersect(regions[name])  # type: ignore[arg-type]
+        regions[name] = region
     return Conjunction(regions, frozenset(opaque))
 
 

@@ -78,9 +78,9 @@ class DecisionBatch:
     the rule reasons of its rows (see ``Policy.rule_reasons``).
     """
 
-    owner: pd.Categorical
-    action: pd.Categorical
-    tier: pd.Categorical
+    owner: pd.Categorical[str]
+    action: pd.Categorical[str]
+    tier: pd.Categorical[str]
     risk: np.ndarray
     amount_at_risk: np.ndarray
     assignee: np.ndarray
@@ -108,7 +108,7 @@ class DecisionBatch:
         )
         for table, index in self.rows.items():
             ids = [entry.row for entry in self.row_traces[table]]
-            frame[f"row_{table}"] = pd.Categorical.from_codes(index, categories=ids)
+            frame[f"row_{table}"] = pd.Categorical.from_codes(index, categories=pd.Index(ids))
         frame["policy_version"] = self.policy_version
         return frame
 

@@ -199,9 +199,10 @@ class Policy:
         collector, revenue_owner = prepared.collector_id, prepared.revenue_owner_id
         assignee = np.where(owner_codes == REVENUE_OWNER, revenue_owner, collector)
         assignee[owner_codes == NONE] = None
-        co_assignee = np.where(owner_codes == JOINT, revenue_owner, None)
+        co_assignee = np.full(n, None, dtype=object)
+        co_assignee[owner_codes == JOINT] = revenue_owner[owner_codes == JOINT]
         return DecisionBatch(
-            owner=pd.Categorical.from_codes(owner_codes, categories=list(OWNERS)),
+            owner=pd.Categorical.from_codes(owner_codes, categories=pd.Index(OWNERS)),
             action=self._batch_labels("action", hits),
             tier=self._batch_tier(hits, at_risk),
             risk=risk,
@@ -235,12 +236,12 @@ class Policy:
         by_row = np.array([labels.index(r.outputs[output]) for r in table.rows], dtype=np.int8)
         return by_row[hits[table.name]]
 
-    def _batch_labels(self, output: str, hits: dict) -> pd.Categorical:
+    def _batch_labels(self, output: str, hits: dict) -> pd.Categorical[str]:
         table = self._table_setting(output)
         assert table is not None
         labels = tuple(dict.fromkeys(r.outputs[output] for r in table.rows))
         codes = self._batch_codes(output, hits, labels)
-        return pd.Categorical.from_codes(codes, categories=list(labels))
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels))
 
     def _batch_risk(self, hits: dict, columns: Mapping, n: int) -> np.ndarray:
         table = self._table_setting("risk")
@@ -248,13 +249,13 @@ class Policy:
             return _as_array(evaluate_number(self.spec.default_risk, columns, n), n)
         risk = np.empty(n)
         hit = hits[table.name]
-        for node in dict.fromkeys(r.risk for r in table.rows):
+        for node in dict.fromkeys(r.risk for r in table.rows if r.risk is not None):
             uses_node = np.array([r.risk == node for r in table.rows])
             where = uses_node[hit]
             risk[where] = _as_array(evaluate_number(node, columns, n), n)[where]
         return risk
 
-    def _batch_tier(self, hits: dict, at_risk: np.ndarray) -> pd.Categorical:
+    def _batch_tier(self, hits: dict, at_risk: np.ndarray) -> pd.Categorical[str]:
         p1, p2, p3 = self.spec.tier_thresholds
         codes = np.full(len(at_risk), 3, dtype=np.int8)
         for code, threshold in ((2, p3), (1, p2), (0, p1)):
@@ -264,7 +265,7 @@ class Policy:
             fixed = np.array([_tier_code(r.outputs["tier"]) for r in table.rows], dtype=np.int8)
             by_row = fixed[hits[table.name]]
             codes = np.where(by_row >= 0, by_row, codes)
-        return pd.Categorical.from_codes(codes, categories=list(TIER_NAMES))
+        return pd.Categorical.from_codes(codes, categories=pd.Index(TIER_NAMES))
 
 
 def assignees(

@@ -28,7 +28,8 @@ def decode_categories(features: pd.DataFrame, specs: Mapping[str, object]) -> pd
         if name in decoded.columns and getattr(spec, "dtype", "") == "category":
             codes = decoded[name].to_numpy(dtype=np.float64)
             codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-            decoded[name] = pd.Categorical.from_codes(codes, categories=list(spec.choices))
+            choices: list[str] = list(spec.choices)  # type: ignore[attr-defined]
+            decoded[name] = pd.Categorical.from_codes(codes, categories=pd.Index(choices))
     return decoded
 
 

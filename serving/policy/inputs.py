@@ -120,7 +120,7 @@ def _normalize_value(field: Field, value: object) -> object:
 def _number(field: Field, value: object) -> float:
     if not _plain_number(value):
         raise InputError(f"field {field.name!r}: {value!r} is not a number")
-    number = float(value)
+    number = float(value)  # type: ignore[arg-type]
     if field.bounds and not field.bounds[0] <= number <= field.bounds[1]:
         raise InputError(f"field {field.name!r}: {number} is outside {field.bounds}")
     return number

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
+from typing import Any
 
 from serving.policy.catalogue import Catalogue
 from serving.policy.expressions import (
@@ -32,7 +33,7 @@ Condition = Callable[[Values], bool]
 NumberFn = Callable[[Values], float]
 NAN = math.nan
 
-ORDERINGS: dict[str, Callable[[float, float], bool]] = {
+ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,

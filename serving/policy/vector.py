@@ -47,7 +47,7 @@ def evaluate_condition(node: Node, columns: Columns, catalogue: Catalogue, n: in
     if isinstance(node, Literal):
         return np.full(n, bool(node.value))
     if isinstance(node, FieldRef):
-        return columns[node.name] == 1.0
+        return np.asarray(columns[node.name] == 1.0)
     if isinstance(node, Not):
         return ~evaluate_condition(node.operand, columns, catalogue, n)
     if isinstance(node, And | Or):
@@ -146,11 +146,11 @@ def _compare(node: Compare, columns: Columns, catalogue: Catalogue, n: int) -> n
         right = np.broadcast_to(_numeric_side(node.right, columns, n), (n,))
         if node.op == "!=":
             return (left != right) & ~np.isnan(left) & ~np.isnan(right)
-        return ORDERINGS[node.op](left, right)
+        return np.asarray(ORDERINGS[node.op](left, right))
     left_codes, right_codes = _code_sides(node, columns, catalogue)
     if node.op == "==":
-        return (left_codes == right_codes) & (left_codes >= 0)
-    different = (left_codes != right_codes) & (left_codes >= 0)
+        return np.asarray((left_codes == right_codes) & (left_codes >= 0))
+    different = np.asarray((left_codes != right_codes) & (left_codes >= 0))
     return different & (right_codes >= 0) if isinstance(right_codes, np.ndarray) else different
 
 
