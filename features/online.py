@@ -193,6 +193,7 @@ class OnlineFeatures:
         paperless: bool | None = None,
     ) -> None:
         date = dt.date.fromordinal(issue + EPOCH_ORDINAL)
+        due_date = dt.date.fromordinal(due + EPOCH_ORDINAL)
         last_day = calendar.monthrange(date.year, date.month)[1]
         invoice = InvoiceState(
             invoice_id=invoice_id,
@@ -204,6 +205,8 @@ class OnlineFeatures:
             order_id=order_id,
             paperless=paperless,
             issue_month=date.month,
+            due_day_of_month=due_date.day,
+            due_month=due_date.month,
             month_end=date.day > last_day - MONTH_END_DAYS,
         )
         self.invoices[invoice_id] = invoice

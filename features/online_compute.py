@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from features.online_state import NEVER, CustomerState, InvoiceState, sorted_quantile
-from features.registry import RECENT_PAYMENTS, YEAR_DAYS
+from features.registry import RECENT_DAYS, RECENT_PAYMENTS, YEAR_DAYS
 from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
@@ -34,6 +34,8 @@ def invoice_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> No
     out["amount"] = inv.amount
     out["inv_terms_days"] = inv.due - inv.issue
     out["inv_issue_month"] = inv.issue_month
+    out["inv_due_day_of_month"] = inv.due_day_of_month
+    out["inv_due_month"] = inv.due_month
     out["inv_issue_month_end"] = float(inv.month_end)
     out["inv_paperless"] = _optional_bool(inv.paperless)
     usual = c.median_cache.get(inv.invoice_id)
@@ -63,7 +65,7 @@ def customer_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dic
 def history_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
     paid = c.paid
     n = bisect_left(paid.days, t)
-    late, days_late, cents, late_cents, days_to_pay, partial = paid.at(n)
+    late, days_late, cents, late_cents, days_to_pay, partial, late30 = paid.at(n)
     out["hist_n_invoices"] = bisect_left(c.issued.days, t)
     out["hist_n_paid"] = n
     out["hist_n_late"] = late
@@ -73,6 +75,11 @@ def history_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict
     out["hist_days_late_mean"] = mean
     out["hist_days_to_pay_mean"] = _ratio(days_to_pay, n)
     out["hist_partial_share"] = _ratio(partial, n)
+    out["hist_late30_share"] = _ratio(late30, n)
+    before = bisect_left(paid.days, t - RECENT_DAYS)
+    earlier_late, earlier_days = paid.sums[0][before], paid.sums[1][before]
+    out["hist_late_share_90d"] = _ratio(late - earlier_late, n - before)
+    out["hist_days_late_mean_90d"] = _ratio(days_late - earlier_days, n - before)
     if n == 0:
         for name in ("median", "p90", "ewm", "mean_last5", "trend"):
             out[f"hist_days_late_{name}"] = NAN

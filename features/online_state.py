@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from features.registry import EWM_ALPHA
+from features.registry import EWM_ALPHA, LONG_LATE_DAYS
 
 NEVER = (1 << 17) - 1
 COUNTED_KINDS = (
@@ -116,6 +116,8 @@ class InvoiceState:
     order_id: str | None
     paperless: bool | None
     issue_month: int
+    due_day_of_month: int
+    due_month: int
     month_end: bool
     paid: int = NEVER
     payments: list[tuple[int, int]] = field(default_factory=list)
@@ -139,9 +141,9 @@ class CustomerState:
     # amounts of the first ``prior_count`` issued invoices, sorted (for running medians)
     prior_sorted: list[float] = field(default_factory=list)
     prior_count: int = 0
-    # paid invoices: (late, days_late, cents, late_cents, days_to_pay, partial) by
+    # paid invoices: (late, days_late, cents, late_cents, days_to_pay, partial, late30) by
     # (paid day, invoice_id)
-    paid: SumStream = field(default_factory=lambda: SumStream(6, keyed=True))
+    paid: SumStream = field(default_factory=lambda: SumStream(7, keyed=True))
     late_sorted: list[int] = field(default_factory=list)
     ewm: list[float] = field(default_factory=list)
     last_late: list[int] = field(default_factory=list)
@@ -206,7 +208,9 @@ class CustomerState:
         days_late = day - invoice.due
         late = int(days_late > 0)
         partial = int(len(settling) > 1)
-        row = (late, days_late, invoice.cents, invoice.cents * late, day - invoice.issue, partial)
+        late30 = int(days_late > LONG_LATE_DAYS)
+        cents = invoice.cents
+        row = (late, days_late, cents, cents * late, day - invoice.issue, partial, late30)
         position = self.paid.add(day, row, invoice.invoice_id)
         insort(self.late_sorted, days_late)
         self._update_paid_prefix(position)

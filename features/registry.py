@@ -27,6 +27,8 @@ EWM_ALPHA = 0.3  # weight of the latest payment in hist_days_late_ewm
 RECENT_PAYMENTS = 5  # the window of hist_*_last5
 MONTH_END_DAYS = 5  # inv_issue_month_end: issued in the month's last days
 YEAR_DAYS = 365
+RECENT_DAYS = 90  # the window of hist_*_90d
+LONG_LATE_DAYS = 30  # hist_late30_share: paid more than this many days after due
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,20 @@ REGISTRY: tuple[FeatureSpec, ...] = (
         INV,
         "Issued in the last days of the month",
         "Issued in the last 5 days of its calendar month.",
+    ),
+    _spec(
+        "inv_due_day_of_month",
+        "int",
+        INV,
+        "Due on day {inv_due_day_of_month:.0f} of the month",
+        "Day of the month (1-31) of the due date (payment runs cluster at month ends).",
+    ),
+    _spec(
+        "inv_due_month",
+        "int",
+        INV,
+        "Due in month {inv_due_month:.0f}",
+        "Calendar month (1-12) of the due date (quarter and year closes).",
     ),
     _spec(
         "inv_paperless",
@@ -287,6 +303,27 @@ REGISTRY: tuple[FeatureSpec, ...] = (
         INV,
         "Paying {hist_days_late_trend:+.0f} days later than usual recently",
         "hist_days_late_mean_last5 - hist_days_late_mean (positive = getting later).",
+    ),
+    _spec(
+        "hist_late_share_90d",
+        "float",
+        INV,
+        "{hist_late_share_90d:.0%} of payments in the last 90 days were late",
+        "Late share over the invoices paid in the 90 days before t (NaN when none).",
+    ),
+    _spec(
+        "hist_days_late_mean_90d",
+        "float",
+        INV,
+        "Payments in the last 90 days came {hist_days_late_mean_90d:.0f} days after due",
+        "Mean days late over the invoices paid in the 90 days before t (NaN when none).",
+    ),
+    _spec(
+        "hist_late30_share",
+        "float",
+        INV,
+        "{hist_late30_share:.0%} of payments came more than 30 days late",
+        "Share of the invoices paid before t that were paid more than 30 days after due.",
     ),
     _spec(
         "hist_days_since_last_late",

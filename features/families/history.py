@@ -6,7 +6,7 @@ import numpy as np
 
 from features.families.base import invoice_rank, ledger, nan_where, payments, ratio
 from features.families.invoice import customer_rows, issued_timeline
-from features.registry import EWM_ALPHA, RECENT_PAYMENTS
+from features.registry import EWM_ALPHA, LONG_LATE_DAYS, RECENT_DAYS, RECENT_PAYMENTS
 from features.timeline import NEVER, Timeline
 
 
@@ -25,6 +25,7 @@ def paid_timeline(context) -> Timeline:  # noqa: ANN001
             "late_cents": np.where(days_late > 0, book.cents[paid], 0),
             "days_to_pay": (book.paid - book.issue)[paid],
             "partial": (payment_count[paid] > 1).astype(np.int64),
+            "late30": (days_late > LONG_LATE_DAYS).astype(np.int64),
         }
         rank = invoice_rank(context)[paid]
         return Timeline.build(book.customer[paid], book.paid[paid], columns, rank)
@@ -40,7 +41,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     pos, n = paid.locate(q.customer, q.t)
     total = {
         c: paid.at(paid.cumulative(f[c]), pos, n, 0.0)
-        for c in ("late", "days_late", "cents", "late_cents", "days_to_pay", "partial")
+        for c in ("late", "days_late", "cents", "late_cents", "days_to_pay", "partial", "late30")
     }
     last = np.minimum(n, RECENT_PAYMENTS)
     recent_days = paid.sum_last(paid.cumulative(f["days_late"]), pos, n, RECENT_PAYMENTS)
@@ -60,7 +61,13 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
         "hist_days_since_last_paid": q.t - paid.at(paid.day, pos, n),
         "hist_days_to_pay_mean": ratio(total["days_to_pay"], n),
         "hist_partial_share": ratio(total["partial"], n),
+        "hist_late30_share": ratio(total["late30"], n),
     }
+    pos_recent, n_before = paid.locate(q.customer, q.t - RECENT_DAYS)
+    n_recent = n - n_before
+    for name, column in (("hist_late_share_90d", "late"), ("hist_days_late_mean_90d", "days_late")):
+        before = paid.at(paid.cumulative(f[column]), pos_recent, n_before, 0.0)
+        out[name] = ratio(total[column] - before, n_recent)
     out["hist_days_late_trend"] = out["hist_days_late_mean_last5"] - out["hist_days_late_mean"]
     for name, quantile in (("hist_days_late_median", 0.5), ("hist_days_late_p90", 0.9)):
         if name in names:

@@ -26,11 +26,14 @@ def build_invoice(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     """amount, terms, calendar, paperless and amount versus the customer's usual."""
     q, book, invoices = context.queries, ledger(context), context.invoices
     issue_dates = invoices["issue_date"].iloc[q.invoice]
+    due_dates = invoices["due_date"].iloc[q.invoice]
     days_in_month = issue_dates.dt.days_in_month.to_numpy()
     out = {
         "amount": invoices["amount"].to_numpy(dtype="float64")[q.invoice],
         "inv_terms_days": (book.due - book.issue)[q.invoice],
         "inv_issue_month": issue_dates.dt.month.to_numpy(),
+        "inv_due_day_of_month": due_dates.dt.day.to_numpy(),
+        "inv_due_month": due_dates.dt.month.to_numpy(),
         "inv_issue_month_end": issue_dates.dt.day.to_numpy() > days_in_month - MONTH_END_DAYS,
     }
     if "inv_paperless" in names:

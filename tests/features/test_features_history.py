@@ -205,3 +205,22 @@ def test_rescore_dates_step_while_unpaid_and_before_extraction() -> None:
     assert by_invoice["i5"] == ["2024-07-01", "2024-07-31"]  # open; 2024-08-30 is too late
     with pytest.raises(ValueError, match="every_days"):
         rescore_dates(book, every_days=0)
+
+
+def test_ninety_day_window_and_long_late_share() -> None:
+    book = make_book(
+        invoices=[
+            invoice("i1", "2024-01-01", "2024-01-11", "2024-02-20", 100),  # 40 days late
+            invoice("i2", "2024-03-01", "2024-03-31", "2024-04-05", 100),  # 5 days late
+            invoice("i3", "2024-04-01", "2024-05-01", "2024-04-30", 100),  # 1 day early
+            invoice("i4", "2024-06-01", "2024-06-30", "", 100),
+        ]
+    )
+    row = features_at(book, "i4", "2024-06-01")
+    assert row["hist_late30_share"] == pytest.approx(1 / 3)
+    # 2024-06-01 - 90 days = 2024-03-03: i2 and i3 were paid inside the window, i1 before it
+    assert row["hist_late_share_90d"] == 0.5
+    assert row["hist_days_late_mean_90d"] == 2.0
+    assert row["inv_due_day_of_month"] == 30 and row["inv_due_month"] == 6
+    quiet = features_at(book, "i4", "2024-08-15")  # nothing paid since 2024-05-17
+    assert math.isnan(quiet["hist_late_share_90d"]) and quiet["hist_n_paid"] == 3
