@@ -12,6 +12,7 @@ import typer
 from features import commands as feature_commands
 from features.simulator import cli as simulator_cli
 from serving import commands as serving_commands
+from serving.policy import commands as policy_commands
 from training import commands as training_commands
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ def _root() -> None:
 feature_commands.register(app)
 simulator_cli.register(app)
 serving_commands.register(app)
+policy_commands.register(app)
 training_commands.register(app)
 
 
