@@ -43,6 +43,12 @@ def generate(
     except ValueError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    if not replaceable(out):
+        err_console.print(
+            f"[red]error:[/red] {out} exists and is not a book folder (no book.json or "
+            "invoices table); give a new or empty folder, or a previous book to replace"
+        )
+        raise typer.Exit(2)
     simulated = _simulate_with_progress(config, out, fmt)
     _print_headline(simulated, config, out)
 
@@ -63,6 +69,16 @@ def _simulate_with_progress(config, out: Path, fmt: str):  # noqa: ANN001, ANN20
         write_simulated_book(simulated, out, fmt)
         progress.update(task, description="done", completed=len(STAGES) + 1)
     return simulated
+
+
+def replaceable(out: Path) -> bool:
+    """Whether ``out`` may be (re)written: absent, empty, or holding a previous book."""
+    if not out.exists():
+        return True
+    if not out.is_dir():
+        return False
+    names = {p.name for p in out.iterdir()}
+    return not names or bool(names & {"book.json", "invoices.parquet", "invoices.csv"})
 
 
 def write_simulated_book(simulated, out: Path, fmt: str = "parquet") -> Path:  # noqa: ANN001

@@ -37,7 +37,14 @@ from features.simulator.payments import PaymentState
 
 @dataclass
 class World:
-    """Everything the mechanisms drew, observable or latent; filled in causal order."""
+    """Everything the mechanisms drew, observable or latent; filled in causal order.
+
+    Customer-side arrays are of shape (customers,) or (customers, months): ``health`` is the
+    state in each month, ``insolvent_month`` the first insolvent month (-1: never),
+    ``active`` whether the customer trades in the month. Invoice-side arrays are of shape
+    (invoices,): ``settle_delay`` is the days from issue to settlement had the customer
+    stayed solvent, ``settled_day`` the day of settlement or ``NEVER``.
+    """
 
     config: SimulationConfig
     calendar: Calendar

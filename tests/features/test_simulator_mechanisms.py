@@ -169,6 +169,13 @@ def test_generate_command_writes_book_oracle_and_meta(tmp_path):
     assert meta["as_of"] == "2023-07-01"
     assert meta["generator"]["seed"] == 3 and meta["generator"]["customers"] == 60
     assert not list(tmp_path.glob(".book*"))
+    again = CliRunner().invoke(
+        app, ["generate", "--customers", "30", "--months", "6", "--seed", "4", str(out)]
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "book.json").read_text())["generator"]["customers"] == 30
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert not list(tmp_path.glob(".book*"))
 
 
 def test_generate_command_refuses_a_bad_start_date(tmp_path):
@@ -178,3 +185,15 @@ def test_generate_command_refuses_a_bad_start_date(tmp_path):
     assert result.exit_code == 2
     assert "first day of a month" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_generate_command_never_replaces_a_folder_that_is_not_a_book(tmp_path):
+    from training.cli import app
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    result = CliRunner().invoke(
+        app, ["generate", "--customers", "20", "--months", "3", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "not a book folder" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
