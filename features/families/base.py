@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.timeline import NEVER, to_days
+
+if TYPE_CHECKING:
+    from features.offline import Context
 
 
 def to_cents(amounts: pd.Series | np.ndarray) -> np.ndarray:
@@ -43,16 +47,16 @@ class Payments:
     payment_id: np.ndarray
 
 
-def ledger(context) -> Ledger:  # noqa: ANN001 - offline.Context (circular import)
+def ledger(context: Context) -> Ledger:
     """The book's invoices as arrays, memoised on the context."""
     return context.memo("ledger", lambda: _make_ledger(context))
 
 
-def payments(context) -> Payments:  # noqa: ANN001
+def payments(context: Context) -> Payments:
     return context.memo("payments", lambda: _make_payments(context))
 
 
-def _make_payments(context) -> Payments:  # noqa: ANN001
+def _make_payments(context: Context) -> Payments:
     frame = context.table("payments")
     book = ledger_arrays(context)
     if frame is None:
@@ -69,7 +73,7 @@ def _make_payments(context) -> Payments:  # noqa: ANN001
     )
 
 
-def ledger_arrays(context) -> dict[str, np.ndarray]:  # noqa: ANN001
+def ledger_arrays(context: Context) -> dict[str, np.ndarray]:
     def make() -> dict[str, np.ndarray]:
         invoices = context.invoices
         return {
@@ -80,7 +84,7 @@ def ledger_arrays(context) -> dict[str, np.ndarray]:  # noqa: ANN001
     return context.memo("ledger_arrays", make)
 
 
-def _make_ledger(context) -> Ledger:  # noqa: ANN001
+def _make_ledger(context: Context) -> Ledger:
     invoices = context.invoices
     arrays = ledger_arrays(context)
     cents = to_cents(invoices["amount"])
@@ -107,7 +111,7 @@ def id_rank(ids: np.ndarray) -> np.ndarray:
     return rank
 
 
-def invoice_rank(context) -> np.ndarray:  # noqa: ANN001
+def invoice_rank(context: Context) -> np.ndarray:
     """``id_rank`` of the book's invoice ids, memoised."""
     return context.memo("invoice_rank", lambda: id_rank(context.invoices["invoice_id"].to_numpy()))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -11,8 +13,11 @@ from features.registry import YEAR_DAYS
 from features.schema import DISPUTE_REASONS
 from features.timeline import NEVER, Timeline, to_days
 
+if TYPE_CHECKING:
+    from features.offline import Context
 
-def _disputes(context) -> pd.DataFrame:  # noqa: ANN001
+
+def _disputes(context: Context) -> pd.DataFrame:
     """Disputes with their invoice position, customer code, opened and resolved days."""
 
     def make() -> pd.DataFrame:
@@ -32,7 +37,7 @@ def _disputes(context) -> pd.DataFrame:  # noqa: ANN001
     return context.memo("disputes", make)
 
 
-def _timelines(context, key: str) -> tuple[Timeline, Timeline]:  # noqa: ANN001
+def _timelines(context: Context, key: str) -> tuple[Timeline, Timeline]:
     """Disputes by opened day and by resolved day, grouped by ``key`` (customer or invoice)."""
 
     def make() -> tuple[Timeline, Timeline]:
@@ -47,7 +52,7 @@ def _timelines(context, key: str) -> tuple[Timeline, Timeline]:  # noqa: ANN001
     return context.memo(f"disputes:{key}", make)
 
 
-def build_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_disputes(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Dispute counts, windows, open now, reason mix and recency for the customer."""
     q = context.queries
     opened, resolved = _timelines(context, "customer")
@@ -76,7 +81,7 @@ def build_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
     return {k: v for k, v in out.items() if k in names}
 
 
-def build_invoice_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_invoice_disputes(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Disputes on the scored invoice: count, open now, reason of the latest open one."""
     q = context.queries
     opened, resolved = _timelines(context, "invoice")
@@ -89,7 +94,7 @@ def build_invoice_disputes(context, names: set[str]) -> dict[str, np.ndarray]:  
     }
 
 
-def _open_reason(context) -> np.ndarray:  # noqa: ANN001
+def _open_reason(context: Context) -> np.ndarray:
     q, d = context.queries, _disputes(context)
     rows = pd.DataFrame({"row": np.arange(len(q)), "invoice": q.invoice, "t": q.t})
     pairs = rows.merge(d, on="invoice", how="inner")

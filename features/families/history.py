@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from features.families.base import invoice_rank, ledger, nan_where, payments, ratio
@@ -9,8 +11,11 @@ from features.families.invoice import customer_rows, issued_timeline
 from features.registry import EWM_ALPHA, LONG_LATE_DAYS, RECENT_DAYS, RECENT_PAYMENTS
 from features.timeline import NEVER, Timeline
 
+if TYPE_CHECKING:
+    from features.offline import Context
 
-def paid_timeline(context) -> Timeline:  # noqa: ANN001
+
+def paid_timeline(context: Context) -> Timeline:
     """Paid invoices by paid date (tie-break: invoice_id), with their lateness."""
 
     def make() -> Timeline:
@@ -33,7 +38,7 @@ def paid_timeline(context) -> Timeline:  # noqa: ANN001
     return context.memo("timeline:paid", make)
 
 
-def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_history(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Counts, late shares, days-late statistics, recency and trend of paid invoices."""
     q = context.queries
     paid = paid_timeline(context)
@@ -77,7 +82,7 @@ def build_history(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     return {k: v for k, v in out.items() if k in names}
 
 
-def _balance_timeline(context, overdue: bool) -> Timeline:  # noqa: ANN001
+def _balance_timeline(context: Context, overdue: bool) -> Timeline:
     """Signed cent and count changes of the open (or overdue) balance, by the day they apply.
 
     Open: +amount at issue, -payment at its date, -residual at the paid date. Overdue: the
@@ -105,7 +110,7 @@ def _balance_timeline(context, overdue: bool) -> Timeline:  # noqa: ANN001
     return Timeline.build(customer, day, columns)
 
 
-def build_exposure(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_exposure(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Open and overdue balance and count, oldest overdue, credit use at t."""
     q = context.queries
     out: dict[str, np.ndarray] = {}
@@ -133,7 +138,7 @@ def build_exposure(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
     return {k: v for k, v in out.items() if k in names}
 
 
-def _oldest_overdue_days(context) -> np.ndarray:  # noqa: ANN001
+def _oldest_overdue_days(context: Context) -> np.ndarray:
     """t - due date of the first invoice, in due-date order, still unpaid at t.
 
     In due order, the running maximum of paid days first reaches t exactly at the first

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -10,8 +12,11 @@ from features.registry import MONTH_END_DAYS
 from features.schema import SEGMENTS
 from features.timeline import Timeline, to_days
 
+if TYPE_CHECKING:
+    from features.offline import Context
 
-def issued_timeline(context) -> Timeline:  # noqa: ANN001
+
+def issued_timeline(context: Context) -> Timeline:
     """The customer's invoices by issue date (tie-break: invoice_id)."""
 
     def make() -> Timeline:
@@ -22,7 +27,7 @@ def issued_timeline(context) -> Timeline:  # noqa: ANN001
     return context.memo("timeline:issued", make)
 
 
-def build_invoice(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_invoice(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """amount, terms, calendar, paperless and amount versus the customer's usual."""
     q, book, invoices = context.queries, ledger(context), context.invoices
     issue_dates = invoices["issue_date"].iloc[q.invoice]
@@ -44,7 +49,7 @@ def build_invoice(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: A
     return out
 
 
-def _amount_vs_usual(context) -> np.ndarray:  # noqa: ANN001
+def _amount_vs_usual(context: Context) -> np.ndarray:
     q, book = context.queries, ledger(context)
     issued = issued_timeline(context)
     median = context.memo(
@@ -56,7 +61,7 @@ def _amount_vs_usual(context) -> np.ndarray:  # noqa: ANN001
     return amount / usual
 
 
-def build_customer(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_customer(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Static customer attributes (segment, strategic, credit limit, tenure)."""
     q = context.queries
     customers = context.table("customers")
@@ -83,7 +88,7 @@ def build_customer(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: 
     return out
 
 
-def customer_rows(context) -> np.ndarray:  # noqa: ANN001
+def customer_rows(context: Context) -> np.ndarray:
     """Per customer code, its row in the customers table (-1 when absent)."""
     customers = context.table("customers")
     return context.memo(
@@ -92,7 +97,7 @@ def customer_rows(context) -> np.ndarray:  # noqa: ANN001
     )
 
 
-def build_lifecycle(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_lifecycle(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Days since issue, days past due and the paid share of the scored invoice."""
     q, book = context.queries, ledger(context)
     out = {
@@ -104,7 +109,7 @@ def build_lifecycle(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa:
     return out
 
 
-def _paid_share(context) -> np.ndarray:  # noqa: ANN001
+def _paid_share(context: Context) -> np.ndarray:
     q, book = context.queries, ledger(context)
     pays = payments(context)
     by_invoice = Timeline.build(pays.invoice, pays.day, {"cents": pays.cents})

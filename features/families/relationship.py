@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from features.families.base import ledger, nan_where
 from features.timeline import NEVER, Timeline, to_days
+
+if TYPE_CHECKING:
+    from features.offline import Context
 
 WINDOWS = {"rel_tickets_30d": 30, "rel_tickets_90d": 90}
 ORDER_PROBLEMS = {
@@ -16,7 +21,7 @@ ORDER_PROBLEMS = {
 PRICING_KINDS = ("price_change", "pricing_discrepancy")
 
 
-def _activities(context) -> pd.DataFrame:  # noqa: ANN001
+def _activities(context: Context) -> pd.DataFrame:
     def make() -> pd.DataFrame:
         frame = context.table("activities")
         return frame.assign(
@@ -26,7 +31,7 @@ def _activities(context) -> pd.DataFrame:  # noqa: ANN001
     return context.memo("activities", make)
 
 
-def kind_timeline(context, *kinds: str) -> Timeline:  # noqa: ANN001
+def kind_timeline(context: Context, *kinds: str) -> Timeline:
     """The customer's activities of the given kinds, by date."""
 
     def make() -> Timeline:
@@ -37,7 +42,7 @@ def kind_timeline(context, *kinds: str) -> Timeline:  # noqa: ANN001
     return context.memo("kinds:" + ",".join(kinds), make)
 
 
-def _first_day_per_customer(context, kind: str) -> np.ndarray:  # noqa: ANN001
+def _first_day_per_customer(context: Context, kind: str) -> np.ndarray:
     a = _activities(context)
     a = a[a["kind"] == kind]
     first = np.full(len(context.customer_index), NEVER, dtype=np.int64)
@@ -45,7 +50,7 @@ def _first_day_per_customer(context, kind: str) -> np.ndarray:  # noqa: ANN001
     return first
 
 
-def _first_problem_day(context, kind: str) -> np.ndarray:  # noqa: ANN001
+def _first_problem_day(context: Context, kind: str) -> np.ndarray:
     """Per invoice, the first day an activity of ``kind`` names it or its order."""
     a = _activities(context)
     a = a[a["kind"] == kind]
@@ -59,7 +64,7 @@ def _first_problem_day(context, kind: str) -> np.ndarray:  # noqa: ANN001
     return first
 
 
-def _first_day_by_order(context, a: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
+def _first_day_by_order(context: Context, a: pd.DataFrame) -> np.ndarray:
     """Per invoice, the first day of an activity in ``a`` on the same customer's order."""
     invoice_orders = context.invoices["order_id"]
     codes, uniques = pd.factorize(pd.concat([invoice_orders, a["order_id"]], ignore_index=True))
@@ -76,7 +81,7 @@ def _first_day_by_order(context, a: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
     return np.where(codes[: len(invoice_orders)] >= 0, day, NEVER)
 
 
-def build_relationship(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_relationship(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Tickets, order problems, pricing, contact, owner changes, escalations, promises."""
     q = context.queries
     opened = kind_timeline(context, "support_ticket_opened")
@@ -113,7 +118,7 @@ def build_relationship(context, names: set[str]) -> dict[str, np.ndarray]:  # no
     return {k: v for k, v in out.items() if k in names}
 
 
-def _kept_timeline(context) -> Timeline:  # noqa: ANN001
+def _kept_timeline(context: Context) -> Timeline:
     """Kept promises, dated when both the promise and the payment are known."""
     a = _activities(context)
     a = a[(a["kind"] == "promise_to_pay") & a["invoice_id"].notna() & a["promised_date"].notna()]
@@ -125,7 +130,7 @@ def _kept_timeline(context) -> Timeline:  # noqa: ANN001
     return Timeline.build(a["_customer"].to_numpy()[kept], day)
 
 
-def build_customer_flags(context, names: set[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_customer_flags(context: Context, names: set[str]) -> dict[str, np.ndarray]:
     """Legal hold and insolvency: the customer's first such activity is before t."""
     q = context.queries
     out = {}
