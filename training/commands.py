@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 BookArg = Annotated[Path, typer.Option("--book", help="Book folder (Parquet or CSV tables).")]
 ParamsOpt = Annotated[
