@@ -32,6 +32,7 @@ def time_simulation(config: SimulationConfig, repeats: int) -> tuple[list[float]
     """Wall times of ``repeats`` simulations, and the last simulated book."""
     times, simulated = [], None
     for _ in range(repeats):
+        simulated = None  # keep one book in memory at a time
         begin = time.perf_counter()
         simulated = simulate_book(config)
         times.append(time.perf_counter() - begin)
