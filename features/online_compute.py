@@ -15,6 +15,7 @@ from features.registry import RECENT_DAYS, RECENT_PAYMENTS, YEAR_DAYS
 from features.schema import DISPUTE_REASONS as REASONS
 
 NAN = math.nan
+NO_DAYS: list[int] = []
 REASON_NAMES = tuple(f"disp_n_{reason}" for reason in REASONS)
 ORDER_PROBLEMS = (
     ("rel_order_delivery_problem", "delivery_incomplete"),
@@ -87,10 +88,10 @@ def history_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict
         out["hist_days_since_last_late"] = NAN
         out["hist_days_since_last_paid"] = NAN
         return
-    earlier = paid.at(max(n - RECENT_PAYMENTS, 0))
-    last = min(n, RECENT_PAYMENTS)
-    out["hist_late_share_last5"] = (late - earlier[0]) / last
-    recent_mean = (days_late - earlier[1]) / last
+    window_start = max(n - RECENT_PAYMENTS, 0)
+    last = n - window_start
+    out["hist_late_share_last5"] = (late - paid.sums[0][window_start]) / last
+    recent_mean = (days_late - paid.sums[1][window_start]) / last
     out["hist_days_late_mean_last5"] = recent_mean
     out["hist_days_late_trend"] = recent_mean - mean
     out["hist_days_late_ewm"] = c.ewm[n - 1]
@@ -148,20 +149,30 @@ def dispute_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict
 
 
 def relationship_family(c: CustomerState, inv: InvoiceState | None, t: int, out: dict) -> None:
-    out["rel_open_tickets"] = c.count("support_ticket_opened", t) - c.count(
-        "support_ticket_closed", t
+    days = c.activity_days
+    opened = days.get("support_ticket_opened", NO_DAYS)
+    n_opened = bisect_left(opened, t)
+    closed = bisect_left(days.get("support_ticket_closed", NO_DAYS), t)
+    out["rel_open_tickets"] = n_opened - closed
+    out["rel_tickets_30d"] = n_opened - bisect_left(opened, t - 30)
+    out["rel_tickets_90d"] = n_opened - bisect_left(opened, t - 90)
+    pricing = days.get("pricing", NO_DAYS)
+    out["rel_pricing_discrepancy_90d"] = float(
+        bisect_left(pricing, t - 90) < bisect_left(pricing, t)
     )
-    out["rel_tickets_30d"] = c.count("support_ticket_opened", t, 30)
-    out["rel_tickets_90d"] = c.count("support_ticket_opened", t, 90)
-    out["rel_pricing_discrepancy_90d"] = float(c.count("pricing", t, 90) > 0)
-    contact = c.last_day("contact", t)
-    out["rel_days_since_contact"] = NAN if contact is None else t - contact
-    out["rel_owner_changes_365d"] = c.count("owner_change", t, YEAR_DAYS)
-    out["rel_escalations_90d"] = c.count("escalation", t, 90)
-    out["rel_promises_made"] = c.count("promise_to_pay", t)
-    out["rel_promises_kept"] = c.count("kept_promise", t)
-    out["rel_promises_broken"] = c.count("broken_promise", t)
-    out["rel_broken_promises_90d"] = c.count("broken_promise", t, 90)
+    contacts = days.get("contact", NO_DAYS)
+    n_contacts = bisect_left(contacts, t)
+    out["rel_days_since_contact"] = t - contacts[n_contacts - 1] if n_contacts else NAN
+    owners = days.get("owner_change", NO_DAYS)
+    out["rel_owner_changes_365d"] = bisect_left(owners, t) - bisect_left(owners, t - YEAR_DAYS)
+    escalations = days.get("escalation", NO_DAYS)
+    out["rel_escalations_90d"] = bisect_left(escalations, t) - bisect_left(escalations, t - 90)
+    out["rel_promises_made"] = bisect_left(days.get("promise_to_pay", NO_DAYS), t)
+    out["rel_promises_kept"] = bisect_left(days.get("kept_promise", NO_DAYS), t)
+    broken = days.get("broken_promise", NO_DAYS)
+    n_broken = bisect_left(broken, t)
+    out["rel_promises_broken"] = n_broken
+    out["rel_broken_promises_90d"] = n_broken - bisect_left(broken, t - 90)
 
 
 def order_family(c: CustomerState, inv: InvoiceState, t: int, out: dict) -> None:

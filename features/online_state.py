@@ -247,15 +247,3 @@ class CustomerState:
         if kind in COUNTED_KINDS:
             days = self.activity_days.setdefault(kind, [])
             days.insert(bisect_right(days, day), day)
-
-    def count(self, kind: str, t: int, window: int | None = None) -> int:
-        days = self.activity_days.get(kind)
-        if not days:
-            return 0
-        n = bisect_left(days, t)
-        return n if window is None else n - bisect_left(days, t - window)
-
-    def last_day(self, kind: str, t: int) -> int | None:
-        days = self.activity_days.get(kind)
-        n = bisect_left(days, t) if days else 0
-        return days[n - 1] if n else None
