@@ -31,11 +31,11 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
-def metrics_table(target: str, evaluation: dict) -> Table:
+def metrics_table(target: str, evaluation: dict, label: str = "") -> Table:
     """A rich table: one row per metric, one column per model (LightGBM, baselines, oracle)."""
     columns = SHOWN["days_to_pay" if target == "days_to_pay" else "classifier"]
     overall = evaluation["overall"]
-    table = Table(title=f"{target}: test window")
+    table = Table(title=f"{target}{label}: test window")
     table.add_column("metric")
     for model in overall:
         table.add_column(model, justify="right")

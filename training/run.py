@@ -355,7 +355,7 @@ def evaluate_model(
             baselines = baseline_predictions(data, target, X, Y, rows, params)
             frame = predict_test_window(bundle, data, target, split, baselines)
             evaluations[target] = evaluate_target(frame, target, params["evaluation"]["ece_bins"])
-            console.print(metrics_table(f"{target} v{version}", evaluations[target]))
+            console.print(metrics_table(target, evaluations[target], f" version {version}"))
     with mlflow.start_run():
         mlflow.set_tags({"kind": "evaluation", "model": reference, "book": str(book_dir)})
         for target, evaluation in evaluations.items():
