@@ -259,10 +259,11 @@ def _oracle(world: World, matrices: np.ndarray) -> pd.DataFrame:
     p_dispute = dispute_process.dispute_probability(rates)
     reason_weights = rates / rates.sum(axis=1, keepdims=True)
 
-    def settled_by(days: np.ndarray) -> np.ndarray:
-        undisputed = payment_process.payment_cdf(days, world.payment_state, config.payment)
-        disputed = dispute_process.settlement_cdf(days, reason_weights, config.dispute)
-        return (1 - p_dispute) * undisputed + p_dispute * disputed
+    def settled_by(days: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        state = world.payment_state.take(rows)
+        undisputed = payment_process.payment_cdf(days, state, config.payment)
+        disputed = dispute_process.settlement_cdf(days, reason_weights[rows], config.dispute)
+        return (1 - p_dispute[rows]) * undisputed + p_dispute[rows] * disputed
 
     first = health_process.first_insolvency_probabilities(matrices, config.months)
     c = invoices.customer

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-SettledBy = Callable[[np.ndarray], np.ndarray]
+SettledBy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def late_probability(
@@ -32,15 +32,21 @@ def late_probability(
 
     Args:
         terms_days: Days from issue to due date, of shape (n,).
-        settled_by: Maps days after issue to P(settled within them), both of shape (n,).
+        settled_by: ``settled_by(days, rows)`` is P(settled within ``days`` days of issue)
+            for the invoices at positions ``rows``; both arrays of shape (len(rows),).
         insolvency_chance: f_k, of shape (n, K).
         insolvency_offset: d_k, days from issue to the insolvency filing, of shape (n, K).
+
+    Invoices whose customer cannot become insolvent in month k, or only after the due date,
+    get nothing from that month's term and are skipped: the result is the same.
     """
-    on_time = settled_by(terms_days)
+    on_time = settled_by(terms_days, np.arange(len(terms_days)))
     p_late = 1.0 - on_time
     for k in range(insolvency_chance.shape[1]):
-        unpaid = on_time - settled_by(insolvency_offset[:, k] - 1)
-        p_late += insolvency_chance[:, k] * np.maximum(unpaid, 0.0)
+        offset = insolvency_offset[:, k]
+        rows = np.flatnonzero((insolvency_chance[:, k] > 0) & (offset - 1 < terms_days))
+        unpaid = on_time[rows] - settled_by(offset[rows] - 1, rows)
+        p_late[rows] += insolvency_chance[rows, k] * np.maximum(unpaid, 0.0)
     return np.clip(p_late, 0.0, 1.0)
 
 

@@ -40,6 +40,10 @@ class PaymentState:
     short_delay_mean: np.ndarray
     long_share: np.ndarray
 
+    def take(self, rows: np.ndarray) -> PaymentState:
+        """The state of the invoices at positions ``rows``."""
+        return PaymentState(*(np.asarray(v)[rows] for v in vars(self).values()))
+
 
 def friction(
     po_required: np.ndarray, portal: np.ndarray, paperless: np.ndarray, params: PaymentParams
