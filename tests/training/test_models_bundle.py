@@ -118,6 +118,8 @@ def test_lightgbm_beats_baselines_rule() -> None:
         }
     }
     assert not lightgbm_beats_baselines(days, "days_to_pay")
+    assert lightgbm_beats_baselines(days, "days_to_pay", tolerance=0.2)
+    assert lightgbm_beats_baselines(evaluation, "late", tolerance=0.001)
 
 
 def test_serving_bundle_imports_nothing_from_training() -> None:
