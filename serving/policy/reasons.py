@@ -105,10 +105,25 @@ def model_reasons(
         ValueError: Contributions of the wrong length, or a cited feature without a spec.
     """
     render = render or default_render()
-    reasons = []
-    for weight, target, name in strongest_pushes(contributions, feature_names, limit):
+    reasons: list[Reason] = []
+    for weight, target, name in strongest_pushes(contributions, feature_names, len(feature_names)):
+        if len(reasons) == limit:
+            break
+        if is_missing(values.get(name)):
+            # A missing value can push a risk (no history yet), but it has no value to cite.
+            continue
         if name not in specs:
             raise ValueError(f"feature {name!r} has no spec with a reason template; add one")
         text = render(specs[name], values)
         reasons.append(Reason(f"{target_label(target)}.{name}", text, "model", weight))
     return tuple(reasons)
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN and pandas' NA: a feature value that cannot be cited."""
+    if value is None:
+        return True
+    try:
+        return bool(np.isnan(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False

@@ -50,6 +50,17 @@ def test_a_feature_pushing_both_risks_is_cited_once_for_the_stronger() -> None:
     assert [(r.code, r.weight) for r in reasons] == [("dispute.hist_late_share", 0.5)]
 
 
+def test_a_missing_value_is_never_cited_and_the_next_push_takes_its_place() -> None:
+    values = {**VALUES, "hist_late_share": float("nan")}
+    contributions = {
+        "late": np.array([0.8, -0.5, 0.1, 0.05, 2.0]),
+        "dispute": np.zeros(5),
+    }
+    reasons = model_reasons(values, contributions, NAMES, SPECS, format_template, limit=2)
+    assert [r.code for r in reasons] == ["late.amount", "late.disp_count_365d"]
+    assert all("nan" not in r.text for r in reasons)
+
+
 def test_no_positive_contribution_gives_no_model_reason() -> None:
     contributions = {"p_late": -np.ones(5), "p_dispute": np.zeros(5)}
     assert model_reasons(VALUES, contributions, NAMES, SPECS, format_template) == ()
