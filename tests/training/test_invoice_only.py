@@ -1,5 +1,6 @@
 """Training on an invoice-only extract imported through the declarative mapping."""
 
+import io
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.run import train_book
+from training.run import evaluate_model, train_book
 
 MAPPING = Path(__file__).resolve().parents[1] / "features" / "data" / "invoice_only_mapping.yaml"
 
@@ -49,16 +50,27 @@ def test_invoice_only_book_trains_and_reports_its_features(tmp_path, monkeypatch
     result = CliRunner().invoke(app, ["import", "--mapping", str(MAPPING), str(source), str(book)])
     assert result.exit_code == 0, result.output
     console = Console(record=True, width=200)
+    uri, experiment = f"sqlite:///{tmp_path / 'mlflow.db'}", f"invoice-only-{uuid.uuid4().hex[:8]}"
     outcome = train_book(
         book,
-        register=False,
-        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        experiment=f"invoice-only-{uuid.uuid4().hex[:8]}",
+        tracking_uri=uri,
+        experiment=experiment,
         artifact_root=tmp_path / "artifacts",
         console=console,
         show_progress=False,
     )
+    # `arbiter evaluate` scores the registered champion on the same windows: same figures.
+    evaluated = evaluate_model(
+        book,
+        "champion",
+        tracking_uri=uri,
+        experiment=experiment,
+        console=Console(file=io.StringIO()),
+    )
     mlflow.set_tracking_uri(None)
+    for target in ("late", "dispute", "days_to_pay"):
+        for model, metrics in outcome.evaluations[target]["overall"].items():
+            assert evaluated[target]["overall"][model] == pytest.approx(metrics, nan_ok=True)
     assert set(outcome.evaluations) == {"late", "dispute", "days_to_pay"}
     assert "hist_late_share" in outcome.feature_names
     assert "rel_open_tickets" not in outcome.feature_names
