@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 ARBITER := $(BIN)/arbiter
 STAMP := $(VENV)/.installed
 DEMO_BOOK := data/demo
+MODELS := models/champion
+STORE_STAMP := data/.store-loaded
+# The demo book covers the 24 months before this one, so that "as of today" means something.
+DEMO_START := $(shell date -u -d "$$(date -u +%Y-%m-01) -24 months" +%Y-%m-%d)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -20,11 +24,24 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-$(DEMO_BOOK)/invoices.parquet: | $(STAMP)
-	$(ARBITER) generate --customers 2000 --months 24 --seed 7 $(DEMO_BOOK)
+# The demo: a simulated book, models trained on it, the store loaded from it. Each step runs
+# only when its output is missing, so a second `make run` starts the service at once.
+$(DEMO_BOOK)/book.json: | $(STAMP)
+	$(ARBITER) generate --customers 2000 --months 24 --seed 7 --start $(DEMO_START) $(DEMO_BOOK)
 
-run: $(STAMP) $(DEMO_BOOK)/invoices.parquet
-	$(ARBITER) validate $(DEMO_BOOK)
+$(MODELS)/manifest.json: $(DEMO_BOOK)/book.json
+	$(ARBITER) train --book $(DEMO_BOOK)
+	$(ARBITER) export --alias champion --out $(MODELS)
+
+$(STORE_STAMP): $(DEMO_BOOK)/book.json
+	$(ARBITER) load $(DEMO_BOOK)
+	touch $@
+
+run: $(STAMP) $(MODELS)/manifest.json $(STORE_STAMP)
+	@echo "A demo admin key for this run (shown once; send it as 'Authorization: Bearer <key>'):"
+	$(ARBITER) keys create --role admin --name demo
+	@echo "Arbiter on http://$(HOST):$(PORT) (API docs at /docs)"
+	$(ARBITER) serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -41,4 +58,4 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data mlruns mlflow.db test-artifacts
+	rm -rf $(VENV) data mlruns mlflow.db mlartifacts test-artifacts $(MODELS)
