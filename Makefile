@@ -16,11 +16,12 @@ PORT ?= 8000
 
 setup: $(STAMP)
 
-# uv installs the pinned lock in seconds; pip would take minutes.
+# uv installs the pinned lock in seconds; pip would take minutes. Bytecode is compiled at
+# install because PYTHONDONTWRITEBYTECODE may be set, and every process would recompile mlflow.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
