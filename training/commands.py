@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 BookArg = Annotated[Path, typer.Option("--book", help="Book folder (Parquet or CSV tables).")]

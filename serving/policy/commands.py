@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 METRICS = ("invoices", "amount", "precision", "late_amount_captured", "disputes_captured")
