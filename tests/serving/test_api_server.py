@@ -1,8 +1,7 @@
 """The service as a real process (``arbiter serve``): hot model swap under load, crash safety.
 
-Each test starts the server (twice for the crash) against the session's SQLite store with its
-own model folder. Process start-up dominates their time, so they run on SQLite only; every
-API behaviour is also tested in-process on PostgreSQL.
+Each test starts the server (twice for the crash) against the session's store, SQLite and
+PostgreSQL, with its own model folder.
 """
 
 from __future__ import annotations
@@ -99,8 +98,6 @@ def models(tmp_path, bundle_writer: Callable[..., Path]) -> Path:
 @pytest.fixture()
 def server(database_url, models, tokens, invoices) -> Iterator[Server]:
     """Started after the invoices are stored: its online state is built from the store."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("process tests run on SQLite only (start-up time); see the module doc")
     headers = {"Authorization": f"Bearer {tokens['admin']}"}
     running = Server(database_url, models, headers)
     yield running
