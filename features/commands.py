@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+from features.console import make_console
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def print_load_report(report) -> None:  # noqa: ANN001 - LoadReport, imported lazily

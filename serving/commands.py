@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from features.console import make_console
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's database.", no_args_is_help=True)

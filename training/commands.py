@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+from features.console import make_console
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 BookArg = Annotated[Path, typer.Option("--book", help="Book folder (Parquet or CSV tables).")]
 ParamsOpt = Annotated[

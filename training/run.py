@@ -16,6 +16,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from features.console import make_console
 from serving.bundle import ModelBundle
 from training import plots, tracking
 from training.params import load_params
@@ -67,7 +68,7 @@ def load_training_data(book_dir: Path, params: dict) -> TrainingData:
 
     book, report = load_book(book_dir)
     if report.total_rejected:
-        Console(stderr=True).print(
+        make_console(stderr=True).print(
             f"[yellow]{book_dir}: {report.total_rejected:,} rows rejected by the data contract "
             "and left out (see `arbiter validate`)"
         )
@@ -114,7 +115,7 @@ def train_book(
         console: Where tables and progress go.
         show_progress: Show a progress bar.
     """
-    console = console or Console()
+    console = console or make_console()
     params = load_params(params_path)
     tracking.use_tracking(tracking_uri, experiment, artifact_root)
     with _progress(console, show_progress) as progress:
@@ -336,7 +337,7 @@ def evaluate_model(
     """
     import mlflow
 
-    console = console or Console()
+    console = console or make_console()
     params = load_params(params_path)
     tracking.use_tracking(tracking_uri, experiment)
     data = load_training_data(Path(book_dir), params)
