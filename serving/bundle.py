@@ -16,14 +16,19 @@ files. ``_load_pyfunc`` makes a bundle folder an MLflow pyfunc model (``loader_m
 
 from __future__ import annotations
 
+import bisect
 import json
 import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from serving.fastpath import PREDICT_NORMAL, PathAttribution, SingleRowPredictor
 
 BUNDLE_FORMAT = 1
 MANIFEST_FILE = "manifest.json"
@@ -66,6 +71,10 @@ class ModelBundle:
     boosters: dict[str, lgb.Booster]
     calibration: dict[str, dict]
     manifest: dict = field(default_factory=dict)
+    _fast: FastRows | None = field(default=None, init=False, repr=False, compare=False)
+    _fast_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @property
     def targets(self) -> list[str]:
@@ -111,37 +120,38 @@ class ModelBundle:
         return scores
 
     def _predict_days(self, X: np.ndarray, num_threads: int) -> dict[str, np.ndarray]:
-        raw = np.sort(
-            np.column_stack(
-                [
-                    self.boosters[k].predict(X, num_threads=num_threads)
-                    for k in model_keys("days_to_pay")
-                ]
-            ),
-            axis=1,
+        raw = np.column_stack(
+            [
+                self.boosters[k].predict(X, num_threads=num_threads)
+                for k in model_keys("days_to_pay")
+            ]
         )
-        offset = float(self.calibration.get("days_to_pay", {}).get("interval_offset", 0.0))
-        p50 = np.maximum(raw[:, 1], 0.0)
-        p10 = np.clip(raw[:, 0] - offset, 0.0, p50)
-        p90 = np.maximum(raw[:, 2] + offset, p50)
-        return {"days_p10": p10, "days_p50": p50, "days_p90": p90}
+        return _calibrated_days(np.sort(raw, axis=1), self.calibration)
 
     def contributions(self, x_row: np.ndarray) -> dict[str, np.ndarray]:
-        """Per target, each feature's TreeSHAP contribution to one invoice's raw score.
+        """Per target, each feature's path-attribution credit to one invoice's raw score.
 
         Args:
             x_row: One feature row of shape (n_features,).
 
         Returns:
-            Arrays of shape (n_features + 1,) keyed by target (the last entry is the bias);
-            log-odds for ``late`` and ``dispute``, days for ``days_to_pay`` (its median).
+            Arrays of shape (n_features + 1,) keyed by target (the last entry is the bias;
+            the entries add up to the raw score); log-odds for ``late`` and ``dispute``, days
+            for ``days_to_pay`` (its median). See ``serving.fastpath``.
         """
-        X = self._rows(x_row)[:1]
-        keys = {t: ("days_to_pay_p50" if t == "days_to_pay" else t) for t in self.targets}
-        return {
-            target: self.boosters[key].predict(X, pred_contrib=True, num_threads=1)[0]
-            for target, key in keys.items()
-        }
+        return self.fast().contributions(self._rows(x_row)[0], self.targets)
+
+    def score_row(self, x_row: np.ndarray) -> dict[str, float]:
+        """``predict`` for one row, through LightGBM's single-row fast path (same values)."""
+        return self.fast().scores(self._rows(x_row)[0])
+
+    def fast(self) -> FastRows:
+        """The single-row predictors of this bundle, prepared on first use."""
+        if self._fast is None:
+            with self._fast_lock:
+                if self._fast is None:
+                    self._fast = FastRows(self)
+        return self._fast
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Scores for a frame holding (at least) the feature columns, as a frame."""
@@ -176,12 +186,93 @@ class ModelBundle:
         return folder
 
 
+class FastRows:
+    """Single-row scores and path attributions of every model of a bundle."""
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        n = len(bundle.feature_names)
+        self._bundle = bundle
+        self._score = {
+            key: SingleRowPredictor(booster, n, PREDICT_NORMAL)
+            for key, booster in bundle.boosters.items()
+        }
+        self._calibrate = {
+            t: scalar_calibration(bundle.calibration[t])
+            for t in bundle.targets
+            if t != "days_to_pay"
+        }
+        self._offset = float(bundle.calibration.get("days_to_pay", {}).get("interval_offset", 0.0))
+        self._explain: dict[str, PathAttribution] = {}
+        self._explain_lock = threading.Lock()
+
+    def scores(self, row: np.ndarray) -> dict[str, float]:
+        """Scores keyed like ``ModelBundle.predict`` (``p_late``, ``days_p50``...), as floats."""
+        row = np.ascontiguousarray(row, dtype=np.float64)
+        scores: dict[str, float] = {}
+        for target in self._bundle.targets:
+            if target == "days_to_pay":
+                low, mid, high = sorted(float(self._score[k](row)[0]) for k in model_keys(target))
+                p50 = max(mid, 0.0)
+                scores["days_p10"] = min(max(low - self._offset, 0.0), p50)
+                scores["days_p50"] = p50
+                scores["days_p90"] = max(high + self._offset, p50)
+            else:
+                raw = float(self._score[target](row)[0])
+                scores[OUTPUTS[target][0]] = self._calibrate[target](raw)
+        return scores
+
+    def contributions(self, row: np.ndarray, targets: list[str]) -> dict[str, np.ndarray]:
+        """Path attributions of ``row`` for ``targets`` (``days_to_pay``: its median)."""
+        row = np.ascontiguousarray(row, dtype=np.float64)
+        return {target: self.explainer(target)(row) for target in targets}
+
+    def explainer(self, target: str) -> PathAttribution:
+        """The credit tables of ``target``'s model, built on first use."""
+        if target not in self._explain:
+            with self._explain_lock:
+                if target not in self._explain:
+                    key = "days_to_pay_p50" if target == "days_to_pay" else target
+                    booster = self._bundle.boosters[key]
+                    self._explain[target] = PathAttribution(
+                        booster, len(self._bundle.feature_names)
+                    )
+        return self._explain[target]
+
+
+def _calibrated_days(raw: np.ndarray, calibration: dict) -> dict[str, np.ndarray]:
+    """p10, p50, p90 days from sorted raw quantiles of shape (n, 3), widened by the offset."""
+    offset = float(calibration.get("days_to_pay", {}).get("interval_offset", 0.0))
+    p50 = np.maximum(raw[:, 1], 0.0)
+    p10 = np.clip(raw[:, 0] - offset, 0.0, p50)
+    p90 = np.maximum(raw[:, 2] + offset, p50)
+    return {"days_p10": p10, "days_p50": p50, "days_p90": p90}
+
+
 def apply_calibration(calibration: dict, scores: np.ndarray) -> np.ndarray:
     """Calibrated probabilities for raw ``scores`` (isotonic by ``np.interp``, or Platt)."""
     if calibration["method"] == "isotonic":
         return np.interp(scores, calibration["x"], calibration["y"])
     p = np.clip(scores, 1e-6, 1 - 1e-6)
     return 1.0 / (1.0 + np.exp(-(calibration["a"] * np.log(p / (1 - p)) + calibration["b"])))
+
+
+def scalar_calibration(calibration: dict) -> Callable[[float], float]:
+    """``apply_calibration`` for one raw score, in plain Python (no array round trip)."""
+    if calibration["method"] != "isotonic":
+        return lambda raw: float(apply_calibration(calibration, np.array([raw]))[0])
+    xs, ys = [float(x) for x in calibration["x"]], [float(y) for y in calibration["y"]]
+
+    def isotonic(raw: float) -> float:
+        # np.interp: clamp outside the thresholds, linear between them.
+        if raw <= xs[0]:
+            return ys[0]
+        if raw >= xs[-1]:
+            return ys[-1]
+        i = bisect.bisect_right(xs, raw)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        return y0 if x1 == x0 else y0 + (raw - x0) * (y1 - y0) / (x1 - x0)
+
+    return isotonic
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
