@@ -7,20 +7,22 @@ decided on the same features and logged beside the champion, never returned.
 
 from __future__ import annotations
 
+import functools
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from serving.bundle import ModelBundle
 from serving.engine import Engine
-from serving.live import LiveFeatures
+from serving.ids import new_uuid
+from serving.live import InvoiceFacts, LiveFeatures
 from serving.policy.engine import Policy
 from serving.policy.reasons import model_reasons
 from serving.store.models import Customer, Decision, Invoice, WorklistItem
@@ -36,20 +38,6 @@ class DecisionError(Exception):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-
-
-@dataclass(frozen=True)
-class InvoiceFacts:
-    """What the decision needs of the stored invoice and its customer."""
-
-    invoice_id: str
-    customer_id: str
-    issue_date: date
-    amount: Decimal
-    currency: str
-    paid_date: date | None
-    collector_id: str | None
-    revenue_owner_id: str | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +72,18 @@ def read_facts(session: Session, invoice_id: str) -> InvoiceFacts:
     if row is None:
         raise DecisionError(f"unknown invoice_id {invoice_id!r}", 404)
     return InvoiceFacts(*row)
+
+
+def known_facts(live: LiveFeatures, invoice_id: str) -> InvoiceFacts:
+    """The invoice's facts from the service's memory (no database read).
+
+    Raises:
+        DecisionError: 404 for an unknown invoice.
+    """
+    facts = live.facts(invoice_id)
+    if facts is None:
+        raise DecisionError(f"unknown invoice_id {invoice_id!r}", 404)
+    return facts
 
 
 def today() -> date:
@@ -126,14 +126,15 @@ def _decide_with(
     created_at: datetime,
 ) -> dict[str, Any]:
     x = LiveFeatures.vector(values, bundle.feature_names)
-    scores = {name: float(column[0]) for name, column in bundle.predict(x).items()}
-    contributions = {t: c for t, c in bundle.contributions(x).items() if t in REASON_TARGETS}
+    scores = bundle.score_row(x)
+    explained = [t for t in REASON_TARGETS if t in bundle.targets]
+    contributions = bundle.fast().contributions(x, explained)
     reasons = model_reasons(values, contributions, bundle.feature_names, engine.specs)
     inputs = _policy_inputs(engine, values, scores, facts)
     decision = policy.decide(inputs, reasons)
     at_risk = Decimal(repr(decision.amount_at_risk)).quantize(CENT, ROUND_HALF_UP)
     return {
-        "decision_id": str(uuid.uuid4()),
+        "decision_id": str(new_uuid()),
         "invoice_id": facts.invoice_id,
         "customer_id": facts.customer_id,
         "as_of": as_of,
@@ -200,14 +201,23 @@ def _json_number(value: float) -> float | None:
 
 def log_decision(session: Session, decided: Decided, request_id: str | None) -> None:
     """Append the decision (and its shadows) to the audit log and update the worklist item."""
-    body = decided.body
-    rows = [_log_row(body, "champion", None, decided.features, request_id)]
-    rows += [
-        _log_row(s, "challenger", body["decision_id"], decided.features, request_id)
-        for s in decided.shadows
-    ]
+    log_decisions(session, [(decided, request_id)])
+
+
+def log_decisions(session: Session, logged: list[tuple[Decided, str | None]]) -> None:
+    """Append decisions (and shadows) to the audit log and point each invoice's worklist item
+    at its latest one, in the caller's transaction, with one statement per table."""
+    rows = []
+    for decided, request_id in logged:
+        body = decided.body
+        rows.append(_log_row(body, "champion", None, decided.features, request_id))
+        rows += [
+            _log_row(s, "challenger", body["decision_id"], decided.features, request_id)
+            for s in decided.shadows
+        ]
     session.execute(insert(Decision.__table__), rows)
-    _point_worklist(session, body)
+    latest = {decided.body["invoice_id"]: decided.body for decided, _ in logged}
+    _point_worklist(session, list(latest.values()))
 
 
 def _log_row(
@@ -252,33 +262,46 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _point_worklist(session: Session, body: dict[str, Any]) -> None:
-    fields = {
-        "decision_id": body["decision_id"],
-        "owner": body["owner"],
-        "assignee": body["assignee"],
-        "tier": body["priority"]["tier"],
-        "action": body["action"],
-        "amount_at_risk": body["priority"]["amount_at_risk"],
-        "updated_at": body["created_at"],
-    }
-    changed = session.execute(
-        update(WorklistItem).where(WorklistItem.invoice_id == body["invoice_id"]).values(**fields)
-    ).rowcount
-    if changed:
-        return
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(WorklistItem.__table__),
-                [{"invoice_id": body["invoice_id"], "status": "open", **fields}],
-            )
-    except IntegrityError:
-        session.execute(
-            update(WorklistItem)
-            .where(WorklistItem.invoice_id == body["invoice_id"])
-            .values(**fields)
-        )
+DECIDED_COLUMNS = (
+    "decision_id",
+    "owner",
+    "assignee",
+    "tier",
+    "action",
+    "amount_at_risk",
+    "updated_at",
+)
+
+
+def _point_worklist(session: Session, bodies: list[dict[str, Any]]) -> None:
+    """Insert or update the worklist item of each decided invoice (status kept if it exists)."""
+    rows = [
+        {
+            "invoice_id": body["invoice_id"],
+            "decision_id": body["decision_id"],
+            "owner": body["owner"],
+            "assignee": body["assignee"],
+            "tier": body["priority"]["tier"],
+            "action": body["action"],
+            "amount_at_risk": body["priority"]["amount_at_risk"],
+            "updated_at": body["created_at"],
+            "status": "open",
+        }
+        for body in bodies
+    ]
+    session.execute(worklist_upsert(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def worklist_upsert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (invoice_id) DO UPDATE of the decision columns (built once)."""
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(
+        WorklistItem.__table__
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=["invoice_id"],
+        set_={c: upsert.excluded[c] for c in DECIDED_COLUMNS},
+    )
 
 
 def read_decision(session: Session, decision_id: str) -> Decision | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,21 @@ DATE_COLUMNS = {
     "activities": ("date", "promised_date"),
 }
 MONEY_COLUMNS = ("amount", "credit_limit")
+FACTS = "facts"  # event key for what decisions need beyond the features (not a feature input)
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What a decision needs of a stored invoice and its customer's assignment."""
+
+    invoice_id: str
+    customer_id: str
+    issue_date: date
+    amount: Decimal
+    currency: str
+    paid_date: date | None
+    collector_id: str | None
+    revenue_owner_id: str | None
 
 
 def read_store_book(engine: SqlEngine) -> Book:
@@ -63,6 +79,10 @@ def read_store_book(engine: SqlEngine) -> Book:
                     frame[column] = pd.to_numeric(frame[column]).astype("float64")
             tables[table.name] = frame
     return Book(tables)
+
+
+def _decimal(value: Decimal | float | str) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _money(value: Decimal | None) -> float | None:
@@ -97,6 +117,10 @@ def _created_events(table: str, v: dict[str, Any], outcome: Outcome) -> list[dic
                 "strategic": v.get("strategic"),
                 "credit_limit": _money(v.get("credit_limit")),
                 "created_date": v.get("created_date"),
+                FACTS: {
+                    "collector_id": v.get("collector_id"),
+                    "revenue_owner_id": v.get("revenue_owner_id"),
+                },
             }
         ]
     if table == "invoices":
@@ -109,6 +133,7 @@ def _created_events(table: str, v: dict[str, Any], outcome: Outcome) -> list[dic
             "amount": float(v["amount"]),
             "order_id": v.get("order_id"),
             "paperless": v.get("paperless"),
+            FACTS: {"amount": _decimal(v["amount"]), "currency": v["currency"]},
         }
         paid = [_paid(v["invoice_id"], v["paid_date"])] if v.get("paid_date") else []
         return [issued, *paid]
@@ -157,27 +182,64 @@ def _created_events(table: str, v: dict[str, Any], outcome: Outcome) -> list[dic
 
 
 class LiveFeatures:
-    """Every registry feature, online, for the invoices of the store (thread-safe)."""
+    """Every registry feature, online, for the invoices of the store (thread-safe), and the
+    facts of each invoice a decision needs (amount, currency, assignment), kept in memory so a
+    decision reads nothing from the database."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._online = OnlineFeatures(FeatureSet(list(REGISTRY)))
+        self._invoices: dict[str, InvoiceFacts] = {}
+        self._assignees: dict[str, tuple[str | None, str | None]] = {}
 
     def rebuild(self, engine: SqlEngine) -> int:
         """Replace the state by a replay of the store's book; returns the events applied."""
         online = OnlineFeatures(FeatureSet(list(REGISTRY))).replay(read_store_book(engine))
+        invoices, assignees = read_store_facts(engine)
         with self._lock:
-            self._online = online
+            self._online, self._invoices, self._assignees = online, invoices, assignees
         return online.applied
 
     def apply(self, events: Iterable[dict[str, Any]]) -> None:
         """Apply committed events, in order."""
         with self._lock:
             for event in events:
+                if FACTS in event:
+                    event = dict(event)
+                    self._remember(event, event.pop(FACTS))
+                elif event["kind"] == "invoice_paid" and event["invoice_id"] in self._invoices:
+                    facts = self._invoices[event["invoice_id"]]
+                    self._invoices[facts.invoice_id] = replace(facts, paid_date=event["date"])
                 self._online.apply(event)
+
+    def _remember(self, event: dict[str, Any], facts: dict[str, Any]) -> None:
+        if event["kind"] == "customer_upsert":
+            self._assignees[event["customer_id"]] = (
+                facts["collector_id"],
+                facts["revenue_owner_id"],
+            )
+        elif event["kind"] == "invoice_issued":
+            self._invoices[event["invoice_id"]] = InvoiceFacts(
+                event["invoice_id"],
+                event["customer_id"],
+                event["date"],
+                facts["amount"],
+                facts["currency"],
+                None,
+                None,
+                None,
+            )
 
     def knows(self, invoice_id: str) -> bool:
         return invoice_id in self._online.invoices
+
+    def facts(self, invoice_id: str) -> InvoiceFacts | None:
+        """The invoice's facts with its customer's current assignment, or None if unknown."""
+        facts = self._invoices.get(invoice_id)
+        if facts is None:
+            return None
+        collector, owner = self._assignees.get(facts.customer_id, (None, None))
+        return replace(facts, collector_id=collector, revenue_owner_id=owner)
 
     def values(self, invoice_id: str, as_of: date) -> dict[str, float]:
         """Every feature of one invoice at ``as_of`` (facts dated before it)."""
@@ -187,3 +249,30 @@ class LiveFeatures:
     @staticmethod
     def vector(values: dict[str, float], names: list[str]) -> np.ndarray:
         return np.fromiter((values[n] for n in names), dtype=np.float64, count=len(names))
+
+
+def read_store_facts(
+    engine: SqlEngine,
+) -> tuple[dict[str, InvoiceFacts], dict[str, tuple[str | None, str | None]]]:
+    """Invoice facts (money as stored, Decimal) and customer assignments of the store."""
+    with engine.connect() as connection:
+        assignees = {
+            customer_id: (collector, owner)
+            for customer_id, collector, owner in connection.execute(
+                select(Customer.customer_id, Customer.collector_id, Customer.revenue_owner_id)
+            )
+        }
+        invoices = {
+            row[0]: InvoiceFacts(*row, None, None)
+            for row in connection.execute(
+                select(
+                    Invoice.invoice_id,
+                    Invoice.customer_id,
+                    Invoice.issue_date,
+                    Invoice.amount,
+                    Invoice.currency,
+                    Invoice.paid_date,
+                )
+            )
+        }
+    return invoices, assignees

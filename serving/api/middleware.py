@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.ids import new_id
 from serving.logging import get_logger, request_id_var
 from serving.metrics import Metrics
 
@@ -115,7 +115,7 @@ def _request_id(scope: Scope) -> str:
             text = value.decode("latin-1")
             if VALID_REQUEST_ID.match(text):
                 return text
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _declared_length(scope: Scope) -> int:
