@@ -108,6 +108,11 @@ class KeyCache:
         self.ttl_seconds = ttl_seconds
         self._entries: dict[str, tuple[Principal, float]] = {}
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of ``token`` while its cache entry is fresh, else None."""
+        entry = self._entries.get(hash_token(token))
+        return entry[0] if entry is not None and entry[1] > time.monotonic() else None
+
     def authenticate(self, session: Session, token: str) -> Principal | None:
         """Like ``authenticate``, answered from the cache while an entry is fresh."""
         digest = hash_token(token)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from serving.api.errors import add_error_handlers
 from serving.api.middleware import RequestMiddleware
 from serving.api.routes import admin, book, decisions, keys, ops, worklist
+from serving.audit import AuditWriter
 from serving.engine import EngineHolder
 from serving.keys import KeyCache
 from serving.live import LiveFeatures
@@ -35,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.upgrade_on_start:
         store.upgrade()
     app.state.store = store
+    app.state.audit = AuditWriter(store).start()
     events = app.state.live.rebuild(store.engine)
     engine = app.state.engines.load(settings)
     if engine is None:
@@ -46,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app.state.audit.stop()
         store.close()
 
 

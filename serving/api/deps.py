@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -19,24 +20,29 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The key itself")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A store session for the request, closed afterwards (uncommitted work is dropped)."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A store session for the request, closed afterwards (uncommitted work is dropped).
+
+    Opening a session does not touch the database; routes use it from the thread pool.
+    Dependencies that do no blocking work are ``async`` so that they run on the event loop
+    instead of costing a thread-pool round trip each.
+    """
     with request.app.state.store.sessions() as session:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_live(request: Request) -> LiveFeatures:
+async def get_live(request: Request) -> LiveFeatures:
     return request.app.state.live
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The engine in use, read once for the whole request.
 
     Raises:
@@ -49,7 +55,7 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_request_id() -> str | None:
+async def get_request_id() -> str | None:
     return request_id_var.get()
 
 
@@ -59,9 +65,8 @@ RequestIdDep = Annotated[str | None, Depends(get_request_id)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     api_key: Annotated[str | None, Security(api_key_header)],
 ) -> Principal:
@@ -71,7 +76,7 @@ def get_principal(
         HTTPException: 401 when no key is given or the key is unknown or revoked.
     """
     token = credentials.credentials if credentials is not None else api_key
-    principal = request.app.state.key_cache.authenticate(session, token) if token else None
+    principal = await authenticate_cached(request, token) if token else None
     if principal is None:
         raise HTTPException(
             status_code=401,
@@ -81,6 +86,20 @@ def get_principal(
     return principal
 
 
+async def authenticate_cached(request: Request, token: str) -> Principal | None:
+    """The principal of ``token``: from the key cache, else from the store in the thread pool."""
+    cache = request.app.state.key_cache
+    cached = cache.cached(token)
+    if cached is not None:
+        return cached
+
+    def look_up() -> Principal | None:
+        with request.app.state.store.sessions() as session:
+            return cache.authenticate(session, token)
+
+    return await run_in_threadpool(look_up)
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
@@ -88,7 +107,7 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency admitting keys of ``roles`` (admin keys are always admitted)."""
     allowed = frozenset(roles) | {"admin"}
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             needed = " or ".join(sorted(allowed))
             raise HTTPException(

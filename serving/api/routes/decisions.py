@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.concurrency import run_in_threadpool
 
 from serving.api.deps import (
     EngineDep,
@@ -12,6 +13,7 @@ from serving.api.deps import (
     ServiceCaller,
     SessionDep,
 )
+from serving.api.schemas.book import InvoiceIn
 from serving.api.schemas.common import ERROR_RESPONSES, ConflictOut, ErrorOut
 from serving.api.schemas.decisions import (
     DecisionBatchIn,
@@ -21,12 +23,27 @@ from serving.api.schemas.decisions import (
     DecisionOut,
     DecisionRecordOut,
 )
-from serving.decide import DecisionError, decide, log_decision, read_decision, read_facts, today
-from serving.live import events_for
+from serving.audit import AuditUnavailable
+from serving.decide import (
+    DecisionError,
+    decide,
+    known_facts,
+    log_decision,
+    read_decision,
+    read_facts,
+    today,
+)
+from serving.live import LiveFeatures, events_for
 from serving.store.book import ingest
+from serving.store.db import Store
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERROR_RESPONSES)
-NOT_READY = {503: {"model": ErrorOut, "description": "Models and policy not loaded"}}
+NOT_READY = {
+    503: {
+        "model": ErrorOut,
+        "description": "Models and policy not loaded, or the audit log unavailable",
+    }
+}
 
 
 def count(request: Request, body: dict) -> None:
@@ -39,30 +56,38 @@ def count(request: Request, body: dict) -> None:
     responses={404: {"model": ErrorOut}, 409: {"model": ConflictOut}, **NOT_READY},
     summary="Decide one invoice: who should act, and why",
 )
-def decide_one(
+async def decide_one(
     body: DecisionIn,
     request: Request,
-    session: SessionDep,
     live: LiveDep,
     engine: EngineDep,
     caller: ServiceCaller,
     request_id: RequestIdDep,
 ) -> DecisionOut:
+    """Runs on the event loop: the decision reads only memory (features, facts, models), and
+    the audit write is awaited from the group-committing writer, never done here."""
     invoice_id = body.invoice_id
     if body.invoice is not None:
-        values = body.invoice.model_dump()
-        outcome, _ = ingest(session, "invoices", values)
-        session.commit()
-        live.apply(events_for("invoices", values, outcome))
+        await run_in_threadpool(ingest_invoice, request.app.state.store, live, body.invoice)
         invoice_id = body.invoice.invoice_id
     try:
-        decided = decide(engine, live, read_facts(session, invoice_id), body.as_of or today())
+        decided = decide(engine, live, known_facts(live, invoice_id), body.as_of or today())
+        await request.app.state.audit.append(decided, request_id)
     except DecisionError as error:
         raise HTTPException(error.status_code, detail=error.message) from error
-    log_decision(session, decided, request_id)
-    session.commit()
+    except AuditUnavailable as error:
+        raise HTTPException(503, detail=str(error)) from error
     count(request, decided.body)
-    return DecisionOut.model_validate(decided.body)
+    return decided.body
+
+
+def ingest_invoice(store: Store, live: LiveFeatures, invoice: InvoiceIn) -> None:
+    """Store a new invoice sent with a decision request and feed it to the features."""
+    values = invoice.model_dump()
+    with store.sessions() as session:
+        outcome, _ = ingest(session, "invoices", values)
+        session.commit()
+    live.apply(events_for("invoices", values, outcome))
 
 
 @router.post(
