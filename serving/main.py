@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from serving.api.errors import add_error_handlers
 from serving.api.middleware import RequestMiddleware
@@ -16,8 +17,10 @@ from serving.keys import KeyCache
 from serving.live import LiveFeatures
 from serving.logging import configure_logging, get_logger
 from serving.metrics import Metrics
+from serving.refresher import Refresher
 from serving.settings import Settings
 from serving.store.db import Store
+from serving.ui import routes as ui
 
 log = get_logger("app")
 DESCRIPTION = """Who should act on each invoice, and why.
@@ -45,9 +48,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         "started",
         extra={"env": settings.env, "database": store.engine.dialect.name, "events": events},
     )
+    app.state.refresher = Refresher(store.sessions, app.state.engines, app.state.live).start()
     try:
         yield
     finally:
+        app.state.refresher.stop()
         app.state.audit.stop()
         store.close()
 
@@ -85,4 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(worklist.router)
     app.include_router(admin.router)
+    app.include_router(ui.router)
+    app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
     return app

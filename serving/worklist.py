@@ -1,28 +1,34 @@
 """Worklists and the actions people record on them.
 
-The worklist holds every invoice that has been decided. Reading it re-scores the open ones
-(unpaid, not resolved) as of today, logging each fresh decision, then filters and ranks them
-by expected amount at risk. Actions become activities (or, for a logged dispute, a dispute)
-through the same idempotent ingest as the API, so they feed the features at once.
+The worklist holds every open invoice (unpaid) with its latest stored decision. A read is one
+SQL query over ``worklist_items`` joined to the decision, invoice and customer: filtered,
+ranked by expected amount at risk, paged. ``serving.freshness`` keeps the stored decisions
+current: a read first re-decides the stale items it may show (at most as many as the page) and
+leaves the rest to the background refresh, saying how many are pending.
+
+Actions become activities (or, for a logged dispute, a dispute) through the same idempotent
+ingest as the API, so they feed the features at once, and the invoice is re-decided at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from serving.decide import Decided, DecisionError, decide, log_decision, read_facts
+from serving.decide import DecisionError, decide, log_decision, read_facts, today
 from serving.engine import Engine
+from serving.freshness import count_stale, refresh, touch
 from serving.live import LiveFeatures, events_for
 from serving.store.book import ingest
-from serving.store.models import Invoice, WorklistItem
+from serving.store.models import Customer, Decision, Invoice, WorklistItem
 
-SCAN_LIMIT = 2000
 ACTIVITY_OF = {
     "contacted": "contact",
     "promise_to_pay": "promise_to_pay",
@@ -40,69 +46,174 @@ STATUS_OF = {
 
 @dataclass(frozen=True)
 class WorklistFilter:
+    """Which items to show: every field that is set must match; ``status`` None hides resolved.
+
+    ``assignee`` matches the item's assignee, or either owner of a joint item's customer.
+    """
+
     owner: str | None = None
     assignee: str | None = None
     tier: str | None = None
     status: str | None = None
+    customer_id: str | None = None
     limit: int = 50
+    offset: int = 0
 
 
-def open_items(session: Session, status: str | None) -> list[tuple[str, str, str | None]]:
-    """(invoice_id, status, last_action) of unpaid worklist items, largest stored risk first."""
-    query = (
-        select(WorklistItem.invoice_id, WorklistItem.status, WorklistItem.last_action)
-        .join(Invoice, Invoice.invoice_id == WorklistItem.invoice_id)
-        .where(Invoice.paid_date.is_(None))
-        .order_by(WorklistItem.amount_at_risk.desc(), WorklistItem.invoice_id)
-        .limit(SCAN_LIMIT)
-    )
-    if status is None:
-        query = query.where(WorklistItem.status != "resolved")
+@dataclass(frozen=True)
+class WorklistRow:
+    """One item as shown: the invoice, its customer, where it stands, its decision body."""
+
+    invoice_id: str
+    customer_id: str
+    customer_name: str | None
+    status: str
+    last_action: str | None
+    due_date: date
+    amount: Decimal
+    currency: str
+    decision: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """A page of the ranked worklist: ``total`` items match; ``pending`` await re-decision."""
+
+    as_of: date
+    total: int
+    offset: int
+    items: list[WorklistRow]
+    pending: int
+
+
+def conditions(wanted: WorklistFilter) -> list[Any]:
+    """SQL conditions of ``wanted`` over ``WorklistItem``, ``Invoice`` and ``Customer``."""
+    where: list[Any] = [Invoice.paid_date.is_(None)]
+    if wanted.status is None:
+        where.append(WorklistItem.status != "resolved")
     else:
-        query = query.where(WorklistItem.status == status)
-    return [tuple(row) for row in session.execute(query)]
+        where.append(WorklistItem.status == wanted.status)
+    if wanted.owner is not None:
+        where.append(WorklistItem.owner == wanted.owner)
+    if wanted.tier is not None:
+        where.append(WorklistItem.tier == wanted.tier)
+    if wanted.customer_id is not None:
+        where.append(Invoice.customer_id == wanted.customer_id)
+    if wanted.assignee is not None:
+        joint_owner = and_(
+            WorklistItem.owner == "joint",
+            or_(
+                Customer.collector_id == wanted.assignee,
+                Customer.revenue_owner_id == wanted.assignee,
+            ),
+        )
+        where.append(or_(WorklistItem.assignee == wanted.assignee, joint_owner))
+    return where
 
 
-def rescore(
-    session: Session,
-    engine: Engine,
+def _joined(query: Select) -> Select:
+    return (
+        query.select_from(WorklistItem)
+        .join(Invoice, Invoice.invoice_id == WorklistItem.invoice_id)
+        .join(Customer, Customer.customer_id == Invoice.customer_id)
+    )
+
+
+def _rows_query(wanted: WorklistFilter) -> Select:
+    columns = (
+        WorklistItem.invoice_id,
+        Invoice.customer_id,
+        Customer.name,
+        WorklistItem.status,
+        WorklistItem.last_action,
+        Invoice.due_date,
+        Invoice.amount,
+        Invoice.currency,
+        Decision.decision,
+    )
+    return (
+        _joined(select(*columns))
+        .join(Decision, Decision.decision_id == WorklistItem.decision_id)
+        .where(*conditions(wanted))
+        .order_by(WorklistItem.amount_at_risk.desc(), WorklistItem.invoice_id)
+    )
+
+
+def read_rows(session: Session, wanted: WorklistFilter) -> tuple[int, list[WorklistRow]]:
+    """The number of decided items matching ``wanted`` and the page of them it asks for."""
+    total_query = _joined(select(func.count())).where(
+        WorklistItem.decision_id.is_not(None), *conditions(wanted)
+    )
+    total = session.scalar(total_query) or 0
+    page = _rows_query(wanted).limit(wanted.limit).offset(wanted.offset)
+    return total, [WorklistRow(*row) for row in session.execute(page)]
+
+
+def iter_rows(session: Session, wanted: WorklistFilter, chunk: int = 1000) -> Iterator[WorklistRow]:
+    """Every decided item matching ``wanted``, ranked (the CSV export; no paging)."""
+    for row in session.execute(_rows_query(wanted).execution_options(yield_per=chunk)):
+        yield WorklistRow(*row)
+
+
+def read_worklist(
+    sessions: sessionmaker[Session],
+    engine: Engine | None,
     live: LiveFeatures,
     wanted: WorklistFilter,
-    as_of: date,
-    request_id: str | None,
-) -> list[tuple[str, str | None, Decided]]:
-    """Re-decide the open items and keep those matching ``wanted``, ranked, at most ``limit``.
+    as_of: date | None = None,
+) -> WorklistPage:
+    """Re-decide the stale items the page may show, then read the page.
 
-    Returns:
-        (status, last action, decision) per item, highest amount at risk first.
+    Args:
+        sessions: Session factory of the store.
+        engine: Models and policy in use; None shows the stored decisions as they are.
+        live: The online features.
+        wanted: Filters and paging.
+        as_of: The day decided for (default: today, UTC).
     """
-    kept = []
-    for invoice_id, status, last_action in open_items(session, wanted.status):
-        try:
-            decided = decide(engine, live, read_facts(session, invoice_id), as_of)
-        except DecisionError:
-            continue
-        log_decision(session, decided, request_id)
-        body = decided.body
-        if _matches(body, wanted):
-            kept.append((status, last_action, decided))
-    session.commit()
-    kept.sort(key=lambda item: -item[2].body["priority"]["amount_at_risk"])
-    return kept[: wanted.limit]
+    as_of = as_of or today()
+    if engine is not None:
+        limit = wanted.offset + wanted.limit
+        refresh(sessions, engine, live, as_of, limit=limit, where=_stale_filter(wanted))
+    with sessions() as session:
+        total, items = read_rows(session, wanted)
+        pending = count_stale(session, as_of)
+    return WorklistPage(as_of, total, wanted.offset, items, pending)
 
 
-def _matches(body: dict[str, Any], wanted: WorklistFilter) -> bool:
-    return (
-        (wanted.owner is None or body["owner"] == wanted.owner)
-        and (wanted.tier is None or body["priority"]["tier"] == wanted.tier)
-        and (wanted.assignee is None or wanted.assignee in (body["assignee"], body["co_assignee"]))
-    )
+def _stale_filter(wanted: WorklistFilter) -> list[Any]:
+    """Stale items the page may show once re-decided (owner and tier may change, so unused)."""
+    where: list[Any] = []
+    if wanted.status is None:
+        where.append(WorklistItem.status != "resolved")
+    else:
+        where.append(WorklistItem.status == wanted.status)
+    if wanted.customer_id is not None:
+        where.append(Invoice.customer_id == wanted.customer_id)
+    if wanted.assignee is not None:
+        owners = or_(
+            Customer.collector_id == wanted.assignee, Customer.revenue_owner_id == wanted.assignee
+        )
+        its_customer = select(Customer.customer_id).where(
+            Customer.customer_id == Invoice.customer_id, owners
+        )
+        where.append(or_(WorklistItem.assignee == wanted.assignee, its_customer.exists()))
+    return where
 
 
 def record_action(
-    session: Session, live: LiveFeatures, invoice_id: str, action: dict[str, Any], day: date
+    session: Session,
+    live: LiveFeatures,
+    engine: Engine | None,
+    invoice_id: str,
+    action: dict[str, Any],
+    day: date,
+    request_id: str | None = None,
 ) -> tuple[str, str, str]:
-    """Store an action as an activity or a dispute and move the item's status.
+    """Store an action as an activity or a dispute, move the item's status, re-decide it.
+
+    A replay (same action id and content) changes nothing and decides nothing. Without an
+    ``engine`` the item is left stale and decided by the next read.
 
     Returns:
         The ingest result (created or unchanged), the new status, and what it was stored as.
@@ -120,9 +231,24 @@ def record_action(
     outcome, _ = ingest(session, table, values)
     status = STATUS_OF[kind]
     _set_status(session, invoice_id, status, kind)
+    if outcome.result == "created":
+        touch(session, invoice_id)
     session.commit()
     live.apply(events_for(table, values, outcome))
+    if outcome.result == "created" and engine is not None and facts.paid_date is None:
+        _redecide(session, engine, live, invoice_id, request_id)
     return outcome.result, status, "dispute" if table == "disputes" else "activity"
+
+
+def _redecide(
+    session: Session, engine: Engine, live: LiveFeatures, invoice_id: str, request_id: str | None
+) -> None:
+    try:
+        decided = decide(engine, live, read_facts(session, invoice_id), today())
+    except DecisionError:
+        return
+    log_decision(session, decided, request_id)
+    session.commit()
 
 
 def _dispute(action: dict[str, Any], invoice_id: str, amount: Any, day: date) -> dict[str, Any]:

@@ -155,6 +155,21 @@ class WorklistItem(Base):
     status: Mapped[str] = mapped_column(String(20))
     last_action: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    touched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When an event (an action, a payment, a dispute, an activity, an invoice of the customer)
+    last changed what the decision knows; the item is stale while its decision is older."""
+
+
+class WorklistSync(Base):
+    """How far the worklist has looked at ingested events: one row per watermark ``name``.
+
+    Kept in the store, not in a process, so that every worker process shares it.
+    """
+
+    __tablename__ = "worklist_sync"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seen_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKey(Base):
@@ -168,3 +183,8 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The worklist finds events ingested since its watermark with these.
+for _model in (Invoice, Payment, Dispute, Activity):
+    Index(f"ix_{_model.__tablename__}_ingested_at", _model.ingested_at)

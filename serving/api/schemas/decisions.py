@@ -1,4 +1,4 @@
-"""Schemas of decisions (DESIGN §5), the audit record, worklists, actions, versions."""
+"""Schemas of decisions (DESIGN §5), the audit record, versions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from serving.api.schemas.book import InvoiceIn
-from serving.api.schemas.common import BATCH_LIMIT, EntityId, InputModel, LongText, UtcDatetime
+from serving.api.schemas.common import BATCH_LIMIT, EntityId, InputModel, UtcDatetime
 
 Owner = Literal["finance", "revenue_owner", "joint", "none"]
 Tier = Literal["P1", "P2", "P3", "P4"]
@@ -112,52 +112,6 @@ class DecisionBatchOut(BaseModel):
     decided: int
     rejected: int
     items: list[DecisionBatchItemOut]
-
-
-WorkStatus = Literal["open", "contacted", "promised", "disputed", "escalated", "resolved"]
-ActionKind = Literal["contacted", "promise_to_pay", "dispute_logged", "escalated", "resolved"]
-
-
-class WorklistItemOut(BaseModel):
-    invoice_id: str
-    customer_id: str
-    status: WorkStatus
-    last_action: str | None
-    decision: DecisionOut
-
-
-class WorklistOut(BaseModel):
-    as_of: dt.date
-    items: list[WorklistItemOut]
-
-
-class ActionIn(InputModel):
-    """What someone did about an invoice; it becomes an activity (or a dispute)."""
-
-    action_id: EntityId = Field(examples=["ACT-1"], description="Client id; replays are no-ops")
-    action: ActionKind
-    date: dt.date | None = Field(default=None, description="Default: today, UTC")
-    promised_date: dt.date | None = None
-    reason: Literal["pricing", "delivery", "quality", "billing_error", "admin", "other"] | None = (
-        None
-    )
-    detail: LongText | None = None
-
-    @model_validator(mode="after")
-    def _required_details(self) -> ActionIn:
-        if self.action == "promise_to_pay" and self.promised_date is None:
-            raise ValueError("promise_to_pay needs promised_date")
-        if self.action == "dispute_logged" and self.reason is None:
-            raise ValueError("dispute_logged needs reason")
-        return self
-
-
-class ActionOut(BaseModel):
-    invoice_id: str
-    action_id: str
-    result: Literal["created", "unchanged"]
-    status: WorkStatus
-    recorded_as: Literal["activity", "dispute"]
 
 
 class ModelsOut(BaseModel):
