@@ -54,7 +54,13 @@ class AuditWriter:
             self._thread.join(timeout)
 
     def submit(self, decided: Decided, request_id: str | None) -> Future:
-        """Queue a decision; the future completes once it is committed (or fails)."""
+        """Queue a decision; the future completes once it is committed (or fails).
+
+        Raises:
+            AuditUnavailable: The writer is not running (the service is stopping).
+        """
+        if not self._thread.is_alive():
+            raise AuditUnavailable("the audit log writer is not running; retry")
         done: Future = Future()
         self._queue.put((decided, request_id, done))
         return done

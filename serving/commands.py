@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -87,19 +88,33 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id to revoke
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes; one per core serves the most.")
+    ] = 1,
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs) in one process.
+    """Serve the API (OpenAPI docs at /docs and the worklist app at /ui).
 
-    The online feature state lives in the serving process and is fed by its own ingest, so
-    one process serves one store (see ``serving.live``).
+    Each process keeps its own online feature state and follows the store's event log
+    (``serving.events``), so several processes can serve one store. Pending migrations are
+    applied once, here, before the processes start.
     """
     import uvicorn
 
+    from serving.settings import Settings
+
+    if Settings().upgrade_on_start:
+        store = _store()
+        try:
+            store.upgrade()
+        finally:
+            store.close()
+        os.environ["ARBITER_UPGRADE_ON_START"] = "false"
     uvicorn.run(
         "serving.main:create_app",
         factory=True,
         host=host,
         port=port,
+        workers=workers,
         access_log=False,
         log_level="warning",
     )

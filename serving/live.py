@@ -1,18 +1,18 @@
 """The online features of the service: ``features.online.OnlineFeatures`` over the store.
 
-State lives in this process. At start-up it is rebuilt by replaying the store's book
-(``rebuild``); the restart cost grows linearly with the book: 0.9 s for 20,000 events and 16 s
-for 87,000 events were measured on this 2-core machine while it ran other jobs (load 8). After
-that every committed ingest applies its events (``apply``), so a decision always sees the
-stored book. One process owns the state: run one service process per store, and load books
-(``arbiter load``) before starting it, since rows written by another process are not seen
-until the next start.
+State lives in each process. At start-up it is rebuilt by replaying the store's book (the
+restart cost grows linearly with the book: 0.9 s for 20,000 events and 16 s for 87,000 events
+were measured on this 2-core machine while it ran other jobs). After that the process follows
+the store's event log (``serving.events``): what any process ingests, and a bulk ``arbiter
+load``, reach every process before it next answers. The facts a decision needs besides the
+features (amount, currency, the customer's collector and revenue owner) are kept beside the
+features, so a decision reads nothing from the database.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -20,14 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from features.book import Book
 from features.online import OnlineFeatures
 from features.registry import REGISTRY, FeatureSet
 from features.schema import TABLES
-from serving.store.book import Outcome
+from serving.store.events import FACTS, events_for
 from serving.store.models import Activity, Customer, Dispute, Invoice, Payment
 
 MODELS = {
@@ -45,7 +44,7 @@ DATE_COLUMNS = {
     "activities": ("date", "promised_date"),
 }
 MONEY_COLUMNS = ("amount", "credit_limit")
-FACTS = "facts"  # event key for what decisions need beyond the features (not a feature input)
+__all__ = ["InvoiceFacts", "LiveFeatures", "events_for", "read_store_book", "read_store_facts"]
 
 
 @dataclass(frozen=True)
@@ -62,123 +61,22 @@ class InvoiceFacts:
     revenue_owner_id: str | None
 
 
-def read_store_book(engine: SqlEngine) -> Book:
+def read_store_book(connection: Connection) -> Book:
     """The store's copy of the AR book as a ``features.book.Book`` (money as float)."""
     tables: dict[str, pd.DataFrame] = {}
-    with engine.connect() as connection:
-        for table in TABLES:
-            model = MODELS[table.name]
-            columns = [getattr(model, c.name) for c in table.columns]
-            frame = pd.DataFrame(
-                connection.execute(select(*columns)).all(), columns=[c.name for c in table.columns]
-            )
-            for column in DATE_COLUMNS[table.name]:
-                frame[column] = pd.to_datetime(frame[column])
-            for column in MONEY_COLUMNS:
-                if column in frame:
-                    frame[column] = pd.to_numeric(frame[column]).astype("float64")
-            tables[table.name] = frame
-    return Book(tables)
-
-
-def _decimal(value: Decimal | float | str) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _money(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def events_for(table: str, values: dict[str, Any], outcome: Outcome) -> list[dict[str, Any]]:
-    """The online-feature events of one ingested record (none for an unchanged replay)."""
-    if outcome.result == "created":
-        return _created_events(table, values, outcome)
-    if outcome.result != "updated":
-        return []
-    if table == "invoices" and "paid_date" in outcome.filled:
-        return [_paid(values["invoice_id"], outcome.filled["paid_date"])]
-    if table == "disputes" and "resolved_date" in outcome.filled:
-        day = outcome.filled["resolved_date"]
-        return [{"kind": "dispute_resolved", "dispute_id": values["dispute_id"], "date": day}]
-    return []
-
-
-def _paid(invoice_id: str, day: date) -> dict[str, Any]:
-    return {"kind": "invoice_paid", "invoice_id": invoice_id, "date": day}
-
-
-def _created_events(table: str, v: dict[str, Any], outcome: Outcome) -> list[dict[str, Any]]:
-    if table == "customers":
-        return [
-            {
-                "kind": "customer_upsert",
-                "customer_id": v["customer_id"],
-                "segment": v.get("segment"),
-                "strategic": v.get("strategic"),
-                "credit_limit": _money(v.get("credit_limit")),
-                "created_date": v.get("created_date"),
-                FACTS: {
-                    "collector_id": v.get("collector_id"),
-                    "revenue_owner_id": v.get("revenue_owner_id"),
-                },
-            }
-        ]
-    if table == "invoices":
-        issued = {
-            "kind": "invoice_issued",
-            "invoice_id": v["invoice_id"],
-            "customer_id": v["customer_id"],
-            "date": v["issue_date"],
-            "due_date": v["due_date"],
-            "amount": float(v["amount"]),
-            "order_id": v.get("order_id"),
-            "paperless": v.get("paperless"),
-            FACTS: {"amount": _decimal(v["amount"]), "currency": v["currency"]},
-        }
-        paid = [_paid(v["invoice_id"], v["paid_date"])] if v.get("paid_date") else []
-        return [issued, *paid]
-    if table == "payments":
-        payment = {
-            "kind": "payment",
-            "payment_id": v["payment_id"],
-            "invoice_id": v["invoice_id"],
-            "date": v["payment_date"],
-            "amount": float(v["amount"]),
-        }
-        settled = [_paid(v["invoice_id"], outcome.settles)] if outcome.settles else []
-        return [payment, *settled]
-    if table == "disputes":
-        opened = {
-            "kind": "dispute_opened",
-            "dispute_id": v["dispute_id"],
-            "invoice_id": v["invoice_id"],
-            "date": v["opened_date"],
-            "reason": v["reason"],
-        }
-        resolved = (
-            [
-                {
-                    "kind": "dispute_resolved",
-                    "dispute_id": v["dispute_id"],
-                    "date": v["resolved_date"],
-                }
-            ]
-            if v.get("resolved_date")
-            else []
+    for table in TABLES:
+        model = MODELS[table.name]
+        columns = [getattr(model, c.name) for c in table.columns]
+        frame = pd.DataFrame(
+            connection.execute(select(*columns)).all(), columns=[c.name for c in table.columns]
         )
-        return [opened, *resolved]
-    return [
-        {
-            "kind": "activity",
-            "activity_id": v["activity_id"],
-            "customer_id": v["customer_id"],
-            "date": v["date"],
-            "activity": v["kind"],
-            "invoice_id": v.get("invoice_id"),
-            "order_id": v.get("order_id"),
-            "promised_date": v.get("promised_date"),
-        }
-    ]
+        for column in DATE_COLUMNS[table.name]:
+            frame[column] = pd.to_datetime(frame[column])
+        for column in MONEY_COLUMNS:
+            if column in frame:
+                frame[column] = pd.to_numeric(frame[column]).astype("float64")
+        tables[table.name] = frame
+    return Book(tables)
 
 
 class LiveFeatures:
@@ -191,11 +89,19 @@ class LiveFeatures:
         self._online = OnlineFeatures(FeatureSet(list(REGISTRY)))
         self._invoices: dict[str, InvoiceFacts] = {}
         self._assignees: dict[str, tuple[str | None, str | None]] = {}
+        self.follow: Callable[[], object] | None = None
 
-    def rebuild(self, engine: SqlEngine) -> int:
-        """Replace the state by a replay of the store's book; returns the events applied."""
-        online = OnlineFeatures(FeatureSet(list(REGISTRY))).replay(read_store_book(engine))
-        invoices, assignees = read_store_facts(engine)
+    def catch_up(self) -> None:
+        """Apply what the store's event log holds beyond this state (``follow``, set by the
+        service to its ``serving.events.EventTail.catch_up``; nothing without one)."""
+        if self.follow is not None:
+            self.follow()
+
+    def rebuild(self, connection: Connection) -> int:
+        """Replace the state by a replay of the store's book as ``connection`` sees it (read
+        it in one snapshot: ``serving.store.db.snapshot``); returns the events applied."""
+        online = OnlineFeatures(FeatureSet(list(REGISTRY))).replay(read_store_book(connection))
+        invoices, assignees = read_store_facts(connection)
         with self._lock:
             self._online, self._invoices, self._assignees = online, invoices, assignees
         return online.applied
@@ -252,27 +158,26 @@ class LiveFeatures:
 
 
 def read_store_facts(
-    engine: SqlEngine,
+    connection: Connection,
 ) -> tuple[dict[str, InvoiceFacts], dict[str, tuple[str | None, str | None]]]:
     """Invoice facts (money as stored, Decimal) and customer assignments of the store."""
-    with engine.connect() as connection:
-        assignees = {
-            customer_id: (collector, owner)
-            for customer_id, collector, owner in connection.execute(
-                select(Customer.customer_id, Customer.collector_id, Customer.revenue_owner_id)
+    assignees = {
+        customer_id: (collector, owner)
+        for customer_id, collector, owner in connection.execute(
+            select(Customer.customer_id, Customer.collector_id, Customer.revenue_owner_id)
+        )
+    }
+    invoices = {
+        row[0]: InvoiceFacts(*row, None, None)
+        for row in connection.execute(
+            select(
+                Invoice.invoice_id,
+                Invoice.customer_id,
+                Invoice.issue_date,
+                Invoice.amount,
+                Invoice.currency,
+                Invoice.paid_date,
             )
-        }
-        invoices = {
-            row[0]: InvoiceFacts(*row, None, None)
-            for row in connection.execute(
-                select(
-                    Invoice.invoice_id,
-                    Invoice.customer_id,
-                    Invoice.issue_date,
-                    Invoice.amount,
-                    Invoice.currency,
-                    Invoice.paid_date,
-                )
-            )
-        }
+        )
+    }
     return invoices, assignees

@@ -13,6 +13,7 @@ from serving.api.middleware import RequestMiddleware
 from serving.api.routes import admin, book, decisions, keys, ops, worklist
 from serving.audit import AuditWriter
 from serving.engine import EngineHolder
+from serving.events import EventTail
 from serving.keys import KeyCache
 from serving.live import LiveFeatures
 from serving.logging import configure_logging, get_logger
@@ -40,7 +41,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.upgrade()
     app.state.store = store
     app.state.audit = AuditWriter(store).start()
-    events = app.state.live.rebuild(store.engine)
+    tail = EventTail(
+        store.engine, app.state.live, on_reload=lambda: app.state.engines.load(settings)
+    )
+    events = tail.rebuild()
+    app.state.live.follow, app.state.tail = tail.catch_up, tail
     engine = app.state.engines.load(settings)
     if engine is None:
         log.warning("models and policy not loaded", extra={"reason": app.state.engines.error})

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.decide import DecisionError, decide, log_decision, read_facts, today
 from serving.engine import Engine
 from serving.freshness import count_stale, refresh, touch
-from serving.live import LiveFeatures, events_for
+from serving.live import LiveFeatures
 from serving.store.book import ingest
 from serving.store.models import Customer, Decision, Invoice, WorklistItem
 
@@ -234,7 +234,7 @@ def record_action(
     if outcome.result == "created":
         touch(session, invoice_id)
     session.commit()
-    live.apply(events_for(table, values, outcome))
+    live.catch_up()
     if outcome.result == "created" and engine is not None and facts.paid_date is None:
         _redecide(session, engine, live, invoice_id, request_id)
     return outcome.result, status, "dispute" if table == "disputes" else "activity"

@@ -39,7 +39,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def get_live(request: Request) -> LiveFeatures:
-    return request.app.state.live
+    """The online state, first brought up to date with the store's event log."""
+    live = request.app.state.live
+    live.catch_up()
+    return live
 
 
 async def get_engine(request: Request) -> Engine:

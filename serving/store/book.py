@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from serving.store.events import events_for, publish
 from serving.store.models import Activity, Base, Customer, Dispute, Invoice, Payment
 
 PAYMENT_TOLERANCE = Decimal("0.005")
@@ -271,7 +272,9 @@ def _write(session: Session, batch: Batch) -> None:
     session.flush()
 
 
-def ingest_many(session: Session, table: str, rows: list[dict[str, Any]]) -> list[Outcome]:
+def ingest_many(
+    session: Session, table: str, rows: list[dict[str, Any]], log_events: bool = True
+) -> list[Outcome]:
     """Store validated records of ``table`` idempotently, in order; the caller commits.
 
     Args:
@@ -279,6 +282,8 @@ def ingest_many(session: Session, table: str, rows: list[dict[str, Any]]) -> lis
             read when a concurrent writer stored one of the same ids first.
         table: One of ``ENTITIES``.
         rows: Records as the table's ``...In`` schema dumps them.
+        log_events: Append the records' online-feature events to the event log in the same
+            transaction (a bulk load turns it off and logs one ``book_loaded`` marker).
 
     Returns:
         One outcome per record, in order; refused records carry their ``IngestError``.
@@ -289,12 +294,23 @@ def ingest_many(session: Session, table: str, rows: list[dict[str, Any]]) -> lis
         try:
             with session.begin_nested():
                 _write(session, batch)
+                if log_events:
+                    publish(session, _events(table, rows, outcomes))
             return outcomes
         except IntegrityError:
             if attempt == INSERT_RETRIES - 1:
                 raise
             session.expire_all()
     raise AssertionError("unreachable")
+
+
+def _events(table: str, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> list[dict]:
+    return [
+        event
+        for values, outcome in zip(rows, outcomes, strict=True)
+        if outcome.error is None
+        for event in events_for(table, values, outcome)
+    ]
 
 
 def ingest(session: Session, table: str, values: dict[str, Any]) -> tuple[Outcome, Base]:

@@ -27,6 +27,7 @@ from features.schema import TABLES
 from serving.api.schemas.book import ActivityIn, CustomerIn, DisputeIn, InvoiceIn, PaymentIn
 from serving.store.book import ENTITIES, ingest_many
 from serving.store.db import Store
+from serving.store.events import BOOK_LOADED, publish_marker
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "customers": CustomerIn,
@@ -112,7 +113,7 @@ def load_rows(
                         "reason": problem["msg"],
                     }
                 )
-    for outcome in ingest_many(session, table, valid):
+    for outcome in ingest_many(session, table, valid, log_events=False):
         counts[outcome.result] += 1
         if outcome.error is not None:
             result.rejections.append(
@@ -158,4 +159,7 @@ def load_into_store(store: Store, book: Book, progress: bool = False) -> StoreLo
                     load_rows(session, table, chunk, result)
                     session.commit()
                 bar.advance(task, len(chunk))
+    with store.sessions() as session:
+        publish_marker(session, BOOK_LOADED)  # running services rebuild their state
+        session.commit()
     return result

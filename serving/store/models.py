@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -137,6 +138,18 @@ class Decision(Base):
     features: Mapped[dict] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeatureEvent(Base):
+    """An online-feature event, logged in the transaction that stored its facts
+    (``serving.events``): every service process replays the log to stay current."""
+
+    __tablename__ = "feature_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    payload: Mapped[dict] = mapped_column(JSON)
 
 
 class WorklistItem(Base):

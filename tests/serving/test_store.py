@@ -19,7 +19,7 @@ from serving.store.models import ApiKey, Invoice
 from training.cli import app as cli
 
 TABLES = {"customers", "invoices", "payments", "disputes", "activities", "decisions"}
-TABLES |= {"worklist_items", "api_keys", "alembic_version"}
+TABLES |= {"worklist_items", "worklist_sync", "feature_events", "api_keys", "alembic_version"}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def small_book(prefix: str, with_customers: bool = True) -> Book:
 
 def test_migrations_create_every_table_and_are_idempotent(store):
     upgrade(store.engine)
-    assert current_revision(store.engine) == head_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == head_revision(store.engine) == "0003"
     assert set(inspect(store.engine).get_table_names()) >= TABLES
     assert store.check() == "ok"
 
@@ -128,7 +128,7 @@ def test_cli_keys_db_and_load(database_url, store, tmp_path, monkeypatch, new_id
     monkeypatch.setenv("ARBITER_DATABASE_URL", database_url)
     runner = CliRunner()
     upgraded = runner.invoke(cli, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "database at revision 0001" in upgraded.output
+    assert upgraded.exit_code == 0 and "database at revision 0003" in upgraded.output
     created = runner.invoke(cli, ["keys", "create", "--role", "collector", "--name", "cli"])
     assert created.exit_code == 0
     token = created.stdout.strip().splitlines()[-1]

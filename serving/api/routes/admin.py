@@ -8,9 +8,20 @@ from serving.api.deps import AdminCaller, EngineDep, PrincipalDep, SettingsDep
 from serving.api.schemas.common import ERROR_RESPONSES, ErrorOut
 from serving.api.schemas.decisions import ModelsOut, PolicyOut, ReloadOut
 from serving.logging import get_logger
+from serving.store.events import ENGINE_RELOAD, publish_marker
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 log = get_logger("admin")
+
+
+def tell_other_processes(request: Request) -> None:
+    """Log an ``engine_reload`` marker: every other process of the service reloads too."""
+    with request.app.state.store.sessions() as session:
+        marker = publish_marker(session, ENGINE_RELOAD)
+        session.commit()
+    request.app.state.tail.own_markers.add(marker)
+
+
 NOT_READY = {503: {"model": ErrorOut, "description": "Models and policy not loaded"}}
 
 
@@ -54,6 +65,7 @@ def reload(request: Request, settings: SettingsDep, caller: AdminCaller) -> Relo
     engine = request.app.state.engines.load(settings)
     if engine is None:
         raise HTTPException(503, detail=f"reload failed: {request.app.state.engines.error}")
+    tell_other_processes(request)
     log.info("reloaded", extra={"models": engine.model_versions, "policy": engine.policy.version})
     return ReloadOut(
         models=engine.model_versions, policy=engine.policy.version, loaded_at=engine.loaded_at

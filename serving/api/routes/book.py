@@ -29,7 +29,6 @@ from serving.api.schemas.book import (
     PaymentOut,
 )
 from serving.api.schemas.common import ERROR_RESPONSES, ConflictOut, ErrorOut, FieldError
-from serving.live import events_for
 from serving.logging import get_logger
 from serving.store.book import (
     ENTITIES,
@@ -72,12 +71,9 @@ def item_errors(error: Exception) -> list[FieldError]:
 
 def ingest_bulk(
     session: Session, table: str, schema_in: type[BaseModel], items: list[dict[str, Any]]
-) -> tuple[BulkOut, list[dict[str, Any]]]:
-    """Validate each item, ingest the valid ones in order; every item gets a result.
-
-    Returns:
-        The per-item results and the online-feature events of what was stored.
-    """
+) -> BulkOut:
+    """Validate each item, ingest the valid ones in order; every item gets a result (the
+    stored ones' events are logged by ``ingest_many``)."""
     key = ENTITIES[table].key
     results: list[BulkItemOut | None] = [None] * len(items)
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -95,13 +91,11 @@ def ingest_bulk(
             )
     outcomes = ingest_many(session, table, [values for _, values in valid])
     session.commit()
-    events = []
-    for (index, values), outcome in zip(valid, outcomes, strict=True):
+    for (index, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = bulk_item(index, outcome)
-        events += events_for(table, values, outcome)
     done = [r for r in results if r is not None]
     counts = BulkCounts(**{r: sum(1 for d in done if d.result == r) for r in BULK_RESULTS})
-    return BulkOut(counts=counts, items=done), events
+    return BulkOut(counts=counts, items=done)
 
 
 def bulk_item(index: int, outcome: Outcome) -> BulkItemOut:
@@ -133,15 +127,15 @@ def add_table_routes(table: str, schema_in: type[BaseModel], schema_out: type[Ba
         values = body.model_dump()
         outcome, record = ingest(session, table, values)
         session.commit()
-        live.apply(events_for(table, values, outcome))
+        live.catch_up()
         response.status_code = 201 if outcome.result == "created" else 200
         return ingested(result=outcome.result, record=schema_out.model_validate(record))
 
     def post_bulk(
         body: BulkIn, session: SessionDep, live: LiveDep, caller: ServiceCaller
     ) -> BulkOut:
-        out, events = ingest_bulk(session, table, schema_in, body.items)
-        live.apply(events)
+        out = ingest_bulk(session, table, schema_in, body.items)
+        live.catch_up()
         counts = {f"n_{k}": v for k, v in out.counts.model_dump().items()}
         log.info("bulk ingest", extra={"table": table, **counts})
         return out

@@ -33,7 +33,7 @@ from serving.decide import (
     read_facts,
     today,
 )
-from serving.live import LiveFeatures, events_for
+from serving.live import LiveFeatures
 from serving.store.book import ingest
 from serving.store.db import Store
 
@@ -85,9 +85,9 @@ def ingest_invoice(store: Store, live: LiveFeatures, invoice: InvoiceIn) -> None
     """Store a new invoice sent with a decision request and feed it to the features."""
     values = invoice.model_dump()
     with store.sessions() as session:
-        outcome, _ = ingest(session, "invoices", values)
+        ingest(session, "invoices", values)
         session.commit()
-    live.apply(events_for("invoices", values, outcome))
+    live.catch_up()
 
 
 @router.post(
