@@ -12,7 +12,7 @@ DEMO_START := $(shell date -u -d "$$(date -u +%Y-%m-01) -24 months" +%Y-%m-%d)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint bench clean lock
+.PHONY: run test setup lint bench bench-tools clean lock
 
 setup: $(STAMP)
 
@@ -51,8 +51,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check features training serving tests bench
 	$(BIN)/ruff format --check features training serving tests bench
 
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# wrk, a load generator in C, so the service benchmark measures the servers, not the client.
+bench-tools:
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
+		|| (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(STAMP)

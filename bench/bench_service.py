@@ -1,18 +1,21 @@
 """Full decisions per second of the service against `mlflow models serve` of the same late model.
 
 Usage: python bench/bench_service.py [--invoices 20000] [--seconds 15] [--connections 8]
+                                     [--workers 2]
 
 Steps: simulate a book (cached under bench/out/), train the three models with the training
 pipeline into a bundle, load the book into a fresh SQLite store, then run, one after the other
 on this machine:
 
-1. ``arbiter serve`` (uvicorn, one worker) answering ``POST /v1/decisions`` for stored open
-   invoices: features from the store's online state, all models, policy, reasons, audit write;
-2. ``mlflow models serve`` (``--env-manager local``) of the late model alone, answering
-   ``POST /invocations`` with one feature row per request.
+1. ``arbiter serve --workers N`` answering ``POST /v1/decisions`` for stored open invoices:
+   features from the store's online state, all models, policy, reasons, audit write;
+2. ``mlflow models serve --workers N`` (``--env-manager local``) of the late model alone,
+   answering ``POST /invocations`` with one feature row per request.
 
-The same asyncio load generator (httpx, ``--connections`` concurrent keep-alive connections)
-drives both. Prints requests/s, p50 and p99 for each, and the ratio of the two throughputs.
+The same load generator drives both: ``wrk`` (C, one thread, ``--connections`` keep-alive
+connections, a Lua script cycling through the request bodies) when it is installed
+(``make bench-tools``), else an asyncio httpx loop, which takes a large share of the CPU from
+the servers. Prints requests/s, p50 and p99 for each, and the ratio of the two throughputs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -32,6 +36,22 @@ import time
 from pathlib import Path
 
 import httpx
+
+WRK_SCRIPT = """
+local bodies = {BODIES}
+local n = #bodies
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "{PATH}", {HEADERS}, bodies[(i % n) + 1])
+end
+done = function(summary, latency, requests)
+  local failed = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %d %d %f\\n", summary.requests, failed,
+    latency:percentile(50), latency:percentile(99), summary.duration))
+end
+"""
 
 OUT = Path(__file__).resolve().parent / "out"
 BIN = Path(sys.executable).parent
@@ -110,7 +130,59 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-async def drive(url: str, bodies: list, headers: dict, seconds: float, connections: int) -> dict:
+def lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def drive(url: str, bodies: list, headers: dict, seconds: float, connections: int) -> dict:
+    """Load ``url`` with ``bodies`` (JSON, round-robin) for ``seconds``; wrk if installed."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return asyncio.run(drive_httpx(url, bodies, headers, seconds, connections))
+    path = "/" + url.split("/", 3)[3]
+    script = (
+        WRK_SCRIPT.replace(
+            "{BODIES}", "{" + ",".join(lua_string(json.dumps(b)) for b in bodies) + "}"
+        )
+        .replace("{PATH}", path)
+        .replace(
+            "{HEADERS}",
+            "{"
+            + ",".join(
+                f"[{lua_string(k)}]={lua_string(v)}"
+                for k, v in {**headers, "Content-Type": "application/json"}.items()
+            )
+            + "}",
+        )
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    base = url.split("/", 3)
+    target = f"{base[0]}//{base[2]}"
+    common = [wrk, "-t1", f"-c{connections}", "-s", handle.name, target]
+    subprocess.run([*common[:2], "-d2s", *common[2:]], capture_output=True, check=True)  # warm
+    out = subprocess.run(
+        [*common[:2], f"-d{seconds:.0f}s", "--timeout", "10s", *common[2:]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(handle.name)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    requests, errors, p50_us, p99_us, duration_us = (float(v) for v in line.split()[1:])
+    return {
+        "requests": int(requests),
+        "errors": int(errors),
+        "rps": requests / (duration_us / 1e6),
+        "p50_ms": p50_us / 1000,
+        "p99_ms": p99_us / 1000,
+        "generator": "wrk",
+    }
+
+
+async def drive_httpx(
+    url: str, bodies: list, headers: dict, seconds: float, connections: int
+) -> dict:
     """Send ``bodies`` round-robin from ``connections`` workers for ``seconds``."""
     latencies: list[float] = []
     errors = 0
@@ -143,6 +215,7 @@ async def drive(url: str, bodies: list, headers: dict, seconds: float, connectio
         "rps": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "generator": "httpx",
     }
 
 
@@ -170,16 +243,30 @@ def prepare_store(book: Path, bundle: Path, folder: Path) -> tuple[dict, list[st
 
 def bench_service(env: dict, open_ids: list[str], token: str, args: argparse.Namespace) -> dict:
     port = free_port()
-    command = [str(BIN / "arbiter"), "serve", "--port", str(port)]
+    command = [str(BIN / "arbiter"), "serve", "--port", str(port), "--workers", str(args.workers)]
     process = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
     headers = {"Authorization": f"Bearer {token}"}
     try:
         wait_until_up(f"http://127.0.0.1:{port}/readyz", headers)
         bodies = [{"invoice_id": i} for i in random.Random(7).sample(open_ids, len(open_ids))]
         url = f"http://127.0.0.1:{port}/v1/decisions"
-        return asyncio.run(drive(url, bodies, headers, args.seconds, args.connections))
+        wait_until_started(url, headers, args.workers)
+        return drive(url, bodies, headers, args.seconds, args.connections)
     finally:
         stop(process)
+
+
+def wait_until_started(url: str, headers: dict, workers: int, seconds: float = 300) -> None:
+    """Every worker has rebuilt its state: as many answers in a row as there are workers."""
+    deadline = time.monotonic() + seconds
+    ok = 0
+    while time.monotonic() < deadline and ok < 4 * workers:
+        try:
+            response = httpx.post(url, json={"invoice_id": "warm-up"}, headers=headers, timeout=60)
+            ok = ok + 1 if response.status_code == 404 else 0
+        except httpx.HTTPError:
+            ok = 0
+            time.sleep(0.5)
 
 
 def bench_mlflow(model: Path, book: Path, bundle: Path, args: argparse.Namespace) -> dict:
@@ -205,6 +292,8 @@ def bench_mlflow(model: Path, book: Path, bundle: Path, args: argparse.Namespace
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",
+        str(args.workers),
     ]
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     process = subprocess.Popen(
@@ -217,7 +306,7 @@ def bench_mlflow(model: Path, book: Path, bundle: Path, args: argparse.Namespace
     try:
         wait_until_up(f"http://127.0.0.1:{port}/ping", {})
         url = f"http://127.0.0.1:{port}/invocations"
-        return asyncio.run(drive(url, bodies, {}, args.seconds, args.connections))
+        return drive(url, bodies, {}, args.seconds, args.connections)
     finally:
         stop(process)
 
@@ -227,6 +316,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="processes of each server")
     args = parser.parse_args()
     book = make_book(args.invoices)
     with tempfile.TemporaryDirectory() as tmp:
@@ -247,6 +337,10 @@ def main() -> None:
             f"{result['p99_ms']:>9.2f}{result['errors']:>8}"
         )
     print(f"throughput ratio arbiter / mlflow: {service['rps'] / mlflow['rps']:.1f}x")
+    print(
+        f"load generator {service['generator']}, {args.connections} connections, "
+        f"{args.workers} worker process(es) per server, {os.cpu_count()} cores"
+    )
     print(json.dumps({"service": service, "mlflow": mlflow, "connections": args.connections}))
 
 
