@@ -12,7 +12,7 @@ DEMO_START := $(shell date -u -d "$$(date -u +%Y-%m-01) -24 months" +%Y-%m-%d)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint bench bench-tools clean lock
+.PHONY: run test setup lint bench bench-tools clean lock chromium
 
 setup: $(STAMP)
 
@@ -44,8 +44,17 @@ run: $(STAMP) $(MODELS)/manifest.json $(STORE_STAMP)
 	@echo "Arbiter on http://$(HOST):$(PORT) (API docs at /docs)"
 	$(ARBITER) serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright's own download does not work here).
+# The package index is refreshed only when the install fails without it.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check features training serving tests bench

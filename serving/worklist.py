@@ -3,7 +3,7 @@
 The worklist holds every open invoice (unpaid) with its latest stored decision. A read is one
 SQL query over ``worklist_items`` joined to the decision, invoice and customer: filtered,
 ranked by expected amount at risk, paged. ``serving.freshness`` keeps the stored decisions
-current: a read first re-decides the stale items it may show (at most as many as the page) and
+current: a read first re-decides the stale items it may show (at most ``SYNC_LIMIT``) and
 leaves the rest to the background refresh, saying how many are pending.
 
 Actions become activities (or, for a logged dispute, a dispute) through the same idempotent
@@ -28,6 +28,10 @@ from serving.freshness import count_stale, refresh, touch
 from serving.live import LiveFeatures
 from serving.store.book import ingest
 from serving.store.models import Customer, Decision, Invoice, WorklistItem
+
+# A read re-decides at most this many stale items itself (about a second on the demo models);
+# the background refresh does the rest.
+SYNC_LIMIT = 200
 
 ACTIVITY_OF = {
     "contacted": "contact",
@@ -173,7 +177,7 @@ def read_worklist(
     """
     as_of = as_of or today()
     if engine is not None:
-        limit = wanted.offset + wanted.limit
+        limit = max(SYNC_LIMIT, wanted.offset + wanted.limit)
         refresh(sessions, engine, live, as_of, limit=limit, where=_stale_filter(wanted))
     with sessions() as session:
         total, items = read_rows(session, wanted)
