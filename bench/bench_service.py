@@ -149,7 +149,7 @@ def drive(url: str, bodies: list, headers: dict, seconds: float, connections: in
             "{HEADERS}",
             "{"
             + ",".join(
-                f"[{lua_string(k)}]={lua_string(v)}"
+                f"[ {lua_string(k)} ]={lua_string(v)}"  # "[[" would open a long string
                 for k, v in {**headers, "Content-Type": "application/json"}.items()
             )
             + "}",
@@ -232,7 +232,7 @@ def prepare_store(book: Path, bundle: Path, folder: Path) -> tuple[dict, list[st
     store.upgrade()
     load_into_store(store, loaded)
     with store.sessions() as session:
-        token = create_key(session, "service", "bench").token
+        token = create_key(session, "admin", "bench").token
         session.commit()
     store.close()
     invoices = loaded.invoices
@@ -256,8 +256,9 @@ def bench_service(env: dict, open_ids: list[str], token: str, args: argparse.Nam
         stop(process)
 
 
-def wait_until_started(url: str, headers: dict, workers: int, seconds: float = 300) -> None:
-    """Every worker has rebuilt its state: as many answers in a row as there are workers."""
+def wait_until_started(url: str, headers: dict, workers: int, seconds: float = 600) -> None:
+    """Every worker has rebuilt its state, and the start-up refresh of the worklist (every
+    open invoice of the new store decided once, in the background) is over."""
     deadline = time.monotonic() + seconds
     ok = 0
     while time.monotonic() < deadline and ok < 4 * workers:
@@ -267,6 +268,12 @@ def wait_until_started(url: str, headers: dict, workers: int, seconds: float = 3
         except httpx.HTTPError:
             ok = 0
             time.sleep(0.5)
+    worklist = url.replace("/v1/decisions", "/v1/worklist")
+    while time.monotonic() < deadline:
+        answer = httpx.get(worklist, params={"limit": 1}, headers=headers, timeout=60).json()
+        if answer.get("pending", 0) == 0:
+            return
+        time.sleep(2)
 
 
 def bench_mlflow(model: Path, book: Path, bundle: Path, args: argparse.Namespace) -> dict:

@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from concurrent.futures import Future
+
+from sqlalchemy.exc import OperationalError
 
 from serving.decide import Decided, log_decisions
 from serving.logging import get_logger
-from serving.store.db import Store
+from serving.store.db import Store, make_engine, make_sessionmaker
 
 log = get_logger("audit")
 MAX_BATCH = 256
+LOCK_WAIT_SECONDS = 10.0
 
 
 class AuditUnavailable(RuntimeError):
@@ -35,6 +39,13 @@ class AuditWriter:
 
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
         self.store = store
+        # SQLite's own busy handler sleeps 25-100 ms between tries once a wait gets long;
+        # with several processes writing, this writer retries every millisecond instead.
+        url = store.engine.url
+        self._sqlite = url.get_backend_name() == "sqlite"
+        engine = make_engine(url, sqlite_busy_timeout_ms=0) if self._sqlite else store.engine
+        self._sessions = make_sessionmaker(engine)
+        self._engine = engine
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[Decided, str | None, Future] | None] = (
             queue.SimpleQueue()
@@ -52,6 +63,8 @@ class AuditWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        if self._engine is not self.store.engine:
+            self._engine.dispose()
 
     def submit(self, decided: Decided, request_id: str | None) -> Future:
         """Queue a decision; the future completes once it is committed (or fails).
@@ -97,13 +110,26 @@ class AuditWriter:
             for item in batch:
                 self._commit([item])
 
+    def _write_waiting_for_lock(self, batch: list[tuple[Decided, str | None, Future]]) -> None:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                with self._sessions() as session:
+                    logged = [(decided, request_id) for decided, request_id, _ in batch]
+                    log_decisions(session, logged)
+                    session.commit()
+                return
+            except OperationalError as error:
+                locked = self._sqlite and "locked" in str(error.orig)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.001)
+
     def _commit(self, batch: list[tuple[Decided, str | None, Future]]) -> bool:
         """Commit ``batch`` and complete its futures; False if it failed (futures left open
         when a retry one by one follows)."""
         try:
-            with self.store.sessions() as session:
-                log_decisions(session, [(decided, request_id) for decided, request_id, _ in batch])
-                session.commit()
+            self._write_waiting_for_lock(batch)
         except Exception as error:  # noqa: BLE001 - any failure means "not logged"
             log.error(
                 "audit write failed",

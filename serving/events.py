@@ -8,6 +8,8 @@ process answers next. See ``serving.store.events`` for how events are logged.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +47,7 @@ class EventTail:
         self.seen = 0
         self.own_markers: set[int] = set()
         self._lock = threading.Lock()
+        self._connection: Any = None
 
     def rebuild(self) -> int:
         """Replace the state by the store's book and skip the log up to that moment.
@@ -65,12 +68,7 @@ class EventTail:
     def catch_up(self) -> int:
         """Apply the events logged since the last call; returns how many were read."""
         with self._lock:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    select(FeatureEvent.seq, FeatureEvent.payload)
-                    .where(FeatureEvent.seq > self.seen)
-                    .order_by(FeatureEvent.seq)
-                ).all()
+            rows = self._newer()
             for seq, payload in rows:
                 if seq <= self.seen:
                     continue  # a rebuild below already covered it
@@ -78,6 +76,40 @@ class EventTail:
                     self._dispatch(decode(payload))
                 self.seen = max(self.seen, seq)
             return len(rows)
+
+    def _newer(self) -> list[tuple[int, Any]]:
+        """(seq, payload) of the events after ``seen``, on a connection of the tail's own.
+
+        This runs before every decision, so it is one prepared query on a DB-API connection
+        kept open (in autocommit: on PostgreSQL an open transaction would hold back vacuum),
+        not a pooled SQLAlchemy statement: 20-50 us instead of about 1 ms.
+        """
+        if self._connection is None:
+            pooled = self.engine.raw_connection()
+            connection = pooled.driver_connection
+            pooled.detach()  # the tail's own: never handed back to the pool
+            if self.engine.dialect.name == "postgresql":
+                connection.autocommit = True
+            self._connection = connection
+        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        query = f"SELECT seq, payload FROM feature_events WHERE seq > {marker} ORDER BY seq"
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(query, (self.seen,))
+            rows = cursor.fetchall()
+        except Exception:
+            self.close()  # a broken connection is replaced at the next call
+            raise
+        finally:
+            cursor.close()
+        return [(seq, json.loads(p) if isinstance(p, str | bytes) else p) for seq, p in rows]
+
+    def close(self) -> None:
+        """Close the tail's connection (a new one is opened when needed)."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                connection.close()
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         if event["kind"] == BOOK_LOADED:

@@ -239,6 +239,7 @@ def decide_items(
     ``stop``, when set, ends the work between two chunks; ``pause`` seconds are left between
     chunks for other writers (the background refresh leaves some).
     """
+    live.catch_up()  # what other processes stored since
     result, started = RefreshResult(), time.perf_counter()
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):

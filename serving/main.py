@@ -59,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         app.state.refresher.stop()
         app.state.audit.stop()
+        app.state.tail.close()
         store.close()
 
 
