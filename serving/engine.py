@@ -15,6 +15,7 @@ from pathlib import Path
 from features.registry import REGISTRY_BY_NAME, FeatureSpec
 from serving.bundle import ModelBundle, load_bundle
 from serving.policy.engine import Policy, load_policy
+from serving.registry import REGISTRY_URI, project_tracking_uri, registry_bundle
 from serving.settings import DEFAULT_POLICY, Settings
 
 REGISTRY_PREFIX = "models:/"
@@ -56,20 +57,32 @@ class Engine:
 
 
 def read_models(reference: str) -> ModelBundle:
-    """The bundle in folder ``reference``.
+    """The bundle in folder ``reference``, or the registry's models at an alias
+    (``models:/arbiter@champion``: every target's registered model holding ``champion``, from
+    the tracking server of ``MLFLOW_TRACKING_URI``).
 
     Raises:
-        EngineError: The folder is not a bundle, or ``reference`` is a registry URI (export
-            the champion with ``arbiter export`` and point ARBITER_MODELS at the folder).
+        EngineError: The folder is not a bundle, the registry has no model at the alias, or
+            the URI is not of that form.
     """
     if reference.startswith(REGISTRY_PREFIX):
-        raise EngineError(
-            f"{reference}: the service reads exported bundles; export the registry alias "
-            "to a folder under models/ and set ARBITER_MODELS to it"
-        )
+        return read_registry(reference)
     try:
         return load_bundle(Path(reference))
     except ValueError as error:
+        raise EngineError(f"models {reference}: {error}") from error
+
+
+def read_registry(reference: str) -> ModelBundle:
+    match = REGISTRY_URI.match(reference)
+    if match is None:
+        raise EngineError(
+            f"models {reference}: give models:/arbiter@<alias> (every target's registered "
+            "model at that alias, e.g. models:/arbiter@champion) or a bundle folder"
+        )
+    try:
+        return registry_bundle(match["alias"], tracking_uri=project_tracking_uri())
+    except Exception as error:  # noqa: BLE001 - any registry failure keeps the old engine
         raise EngineError(f"models {reference}: {error}") from error
 
 

@@ -20,8 +20,9 @@ class Settings(BaseSettings):
         env: ``development`` allows placeholder secrets; ``production`` refuses them.
         database_url: SQLAlchemy URL of the store (SQLite file by default; PostgreSQL by
             ``postgresql+psycopg://user@host/db``).
-        models: An exported bundle folder, or ``models:/<name>@champion`` for the MLflow
-            registry alias.
+        models: An exported bundle folder, or ``models:/arbiter@champion`` for every
+            target's model at the MLflow registry alias ``champion`` (tracking server of
+            ``MLFLOW_TRACKING_URI``, default the project's ``mlflow.db``).
         policy: A policy YAML file, or ``default`` for the shipped default policy.
         challenger_models: Optional shadow bundle; its decisions are stored, never returned.
         challenger_policy: Optional shadow policy file.

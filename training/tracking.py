@@ -22,15 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from serving.bundle import OUTPUTS, ModelBundle, load_bundle
+from serving.bundle import OUTPUTS, ModelBundle
+from serving.registry import (  # noqa: F401 - the registry's read side, shared with serving
+    REGISTERED_NAMES,
+    alias_version,
+    download_bundle,
+    export_bundle,
+    merge_bundles,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 EXPERIMENT = "arbiter"
-REGISTERED_NAMES = {
-    "late": "arbiter-late",
-    "dispute": "arbiter-dispute",
-    "days_to_pay": "arbiter-days-to-pay",
-}
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
@@ -124,32 +126,6 @@ def model_version_of(info, target: str) -> str | None:  # noqa: ANN001 - mlflow 
     return None if version is None else str(version)
 
 
-def alias_version(target: str, alias: str) -> str | None:
-    """The version of ``target``'s registered model holding ``alias``, or None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(
-            MlflowClient().get_model_version_by_alias(REGISTERED_NAMES[target], alias).version
-        )
-    except MlflowException:
-        return None
-
-
-def download_bundle(target: str, reference: str, folder: Path) -> ModelBundle:
-    """Download ``target``'s registered model at ``reference`` (an alias or a version)."""
-    import mlflow
-    import yaml
-
-    name = REGISTERED_NAMES[target]
-    uri = f"models:/{name}/{reference}" if reference.isdigit() else f"models:/{name}@{reference}"
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
-    mlmodel = yaml.safe_load((local / "MLmodel").read_text())
-    data = mlmodel["flavors"]["python_function"]["data"]
-    return load_bundle(local / data)
-
-
 @dataclass
 class GateDecision:
     """Outcome of the registry gate for one target.
@@ -221,48 +197,6 @@ def apply_decision(decision: GateDecision) -> None:
     alias = CHAMPION if decision.promoted else CHALLENGER
     client.set_registered_model_alias(name, alias, decision.new_version)
     client.set_model_version_tag(name, decision.new_version, "gate", decision.reason)
-
-
-def export_bundle(
-    alias: str, out: Path, targets: tuple[str, ...] = tuple(REGISTERED_NAMES)
-) -> Path:
-    """Write one self-contained bundle of every target's model at ``alias`` (or version).
-
-    Raises:
-        ValueError: A target has no model at ``alias``, or the models disagree on features.
-    """
-    parts: dict[str, ModelBundle] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for target in targets:
-            version = alias if alias.isdigit() else alias_version(target, alias)
-            if version is None:
-                raise ValueError(
-                    f"{REGISTERED_NAMES[target]} has no version with alias {alias!r}; "
-                    "train and register one with `arbiter train --register`"
-                )
-            part = download_bundle(target, version, Path(tmp) / target)
-            part.manifest["targets"][target]["version"] = str(version)
-            parts[target] = part
-    return merge_bundles(parts).save(out)
-
-
-def merge_bundles(parts: dict[str, ModelBundle]) -> ModelBundle:
-    """One bundle of several single-target bundles sharing the same feature names."""
-    first = next(iter(parts.values()))
-    for target, part in parts.items():
-        if part.feature_names != first.feature_names:
-            raise ValueError(
-                f"the {target} model was trained on other features than the others; "
-                "promote models trained on the same feature set, or export targets separately"
-            )
-    manifest = {k: v for k, v in first.manifest.items() if k != "targets"}
-    manifest["targets"] = {t: p.manifest["targets"][t] for t, p in parts.items()}
-    return ModelBundle(
-        first.feature_names,
-        {k: b for p in parts.values() for k, b in p.boosters.items()},
-        {t: p.calibration[t] for t, p in parts.items()},
-        manifest,
-    )
 
 
 def log_json(payload: dict, name: str) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from serving.bundle import load_bundle
+from serving.engine import EngineError, read_models
 from tests.training.conftest import small_params
 from training import tracking
 from training.run import train_and_log
@@ -74,6 +75,23 @@ def test_pyfunc_returns_probabilities_and_export_needs_no_tracking(
     for key, values in expected.items():
         np.testing.assert_allclose(exported[key], values)
     assert bundle.manifest["book_hash"] == training_data.book_hash
+
+
+def test_the_service_reads_the_champion_from_the_registry(
+    tracking_dir, training_data, monkeypatch
+) -> None:
+    outcome = train_and_log(training_data, small_params())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.get_tracking_uri())
+    served = read_models("models:/arbiter@champion")
+    assert served.versions == {"late": "1", "dispute": "1", "days_to_pay": "1"}
+    rows = training_data.features.head(20).to_numpy(np.float64)
+    expected = outcome.bundle.predict(rows)
+    for key, values in served.predict(rows).items():
+        np.testing.assert_allclose(values, expected[key])
+    with pytest.raises(EngineError, match="no version with alias 'nobody'"):
+        read_models("models:/arbiter@nobody")
+    with pytest.raises(EngineError, match=r"give models:/arbiter@<alias>"):
+        read_models("models:/arbiter-late/1")
 
 
 def test_export_of_a_missing_alias_says_what_to_do(tracking_dir, tmp_path) -> None:
