@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 
 from serving.decide import today
 from serving.engine import EngineHolder
+from serving.events import EventTail
 from serving.freshness import refresh
 from serving.keys import create_key
 from serving.live import LiveFeatures
@@ -57,7 +58,7 @@ def time_start_up_refresh(url: str, settings: Settings) -> None:
         )
     started = time.perf_counter()
     live = LiveFeatures()
-    events = live.rebuild(store.engine)
+    events = EventTail(store.engine, live).rebuild()
     rebuilt = time.perf_counter() - started
     engine = EngineHolder().load(settings)
     assert engine is not None, "models and policy did not load"
