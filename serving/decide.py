@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from serving.bundle import ModelBundle
 from serving.engine import Engine
 from serving.ids import new_uuid
-from serving.live import InvoiceFacts, LiveFeatures
+from serving.live import INVOICE_FACT_COLUMNS, InvoiceFacts, LiveFeatures
 from serving.policy.engine import Policy
 from serving.policy.reasons import model_reasons
 from serving.store.models import Customer, Decision, Invoice, WorklistItem
@@ -56,16 +56,7 @@ def read_facts(session: Session, invoice_id: str) -> InvoiceFacts:
         DecisionError: 404 for an unknown invoice.
     """
     row = session.execute(
-        select(
-            Invoice.invoice_id,
-            Invoice.customer_id,
-            Invoice.issue_date,
-            Invoice.amount,
-            Invoice.currency,
-            Invoice.paid_date,
-            Customer.collector_id,
-            Customer.revenue_owner_id,
-        )
+        select(*INVOICE_FACT_COLUMNS, Customer.collector_id, Customer.revenue_owner_id)
         .join(Customer, Customer.customer_id == Invoice.customer_id)
         .where(Invoice.invoice_id == invoice_id)
     ).first()

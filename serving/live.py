@@ -47,6 +47,16 @@ MONEY_COLUMNS = ("amount", "credit_limit")
 __all__ = ["InvoiceFacts", "LiveFeatures", "events_for", "read_store_book", "read_store_facts"]
 
 
+INVOICE_FACT_COLUMNS = (
+    Invoice.invoice_id,
+    Invoice.customer_id,
+    Invoice.issue_date,
+    Invoice.amount,
+    Invoice.currency,
+    Invoice.paid_date,
+)
+
+
 @dataclass(frozen=True)
 class InvoiceFacts:
     """What a decision needs of a stored invoice and its customer's assignment."""
@@ -169,15 +179,6 @@ def read_store_facts(
     }
     invoices = {
         row[0]: InvoiceFacts(*row, None, None)
-        for row in connection.execute(
-            select(
-                Invoice.invoice_id,
-                Invoice.customer_id,
-                Invoice.issue_date,
-                Invoice.amount,
-                Invoice.currency,
-                Invoice.paid_date,
-            )
-        )
+        for row in connection.execute(select(*INVOICE_FACT_COLUMNS))
     }
     return invoices, assignees
