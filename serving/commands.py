@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -98,8 +100,7 @@ def serve(
     (``serving.events``), so several processes can serve one store. Pending migrations are
     applied once, here, before the processes start.
     """
-    import uvicorn
-
+    from serving.metrics import MULTIPROCESS_DIR
     from serving.settings import Settings
 
     if Settings().upgrade_on_start:
@@ -109,6 +110,21 @@ def serve(
         finally:
             store.close()
         os.environ["ARBITER_UPGRADE_ON_START"] = "false"
+    metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        # Every process writes its metrics there; a scrape adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="arbiter-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        run_server(host, port, workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def run_server(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "serving.main:create_app",
         factory=True,

@@ -32,13 +32,15 @@ def free_port() -> int:
 class Server:
     """``arbiter serve`` in its own process group, on a free port."""
 
-    def __init__(self, database_url: str, models: Path, headers: dict[str, str]) -> None:
+    def __init__(
+        self, database_url: str, models: Path, headers: dict[str, str], workers: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.headers = headers
         env = {**os.environ, "ARBITER_DATABASE_URL": database_url, "ARBITER_MODELS": str(models)}
         self.process = subprocess.Popen(
-            [str(ARBITER), "serve", "--port", str(self.port)],
+            [str(ARBITER), "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             start_new_session=True,
             stderr=subprocess.DEVNULL,
@@ -177,3 +179,51 @@ def test_every_answered_decision_survives_sigkill(database_url, models, tokens, 
     assert len(answered) >= 40
     assert missing == []
     assert record["decision"]["decision_id"] == answered[-1]
+
+
+def decisions_counted(server: Server) -> float:
+    text = httpx.get(f"{server.url}/metrics", headers=server.headers).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("arbiter_decisions_total{")
+    )
+
+
+def test_two_worker_processes_read_each_others_writes_and_report_all_metrics(
+    database_url, models, tokens, invoices, new_id
+):
+    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    server = Server(database_url, models, headers, workers=2)
+    try:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            customer = new_id("C")
+            assert http.post("/v1/customers", json={"customer_id": customer}).status_code == 201
+            for n in range(6):
+                # Stored through whichever process takes the request, decided at once through
+                # new connections, which land on either process: never a 404.
+                invoice_id = new_id("INV")
+                body = {
+                    "invoice_id": invoice_id,
+                    "customer_id": customer,
+                    "issue_date": "2025-03-01",
+                    "due_date": "2025-03-31",
+                    "amount": f"{500 + n}.00",
+                    "currency": "GBP",
+                }
+                assert http.post("/v1/invoices", json=body).status_code == 201
+                for _ in range(3):
+                    with httpx.Client(base_url=server.url, headers=headers) as fresh:
+                        answer = fresh.post("/v1/decisions", json={"invoice_id": invoice_id})
+                    assert answer.status_code == 200, answer.text
+        # 18 decisions, answered by two processes; every scrape counts all of them.
+        assert [decisions_counted(server) for _ in range(6)] == [18.0] * 6
+        text = httpx.get(f"{server.url}/metrics", headers=headers).text
+        pids = {
+            line.split('pid="')[1].split('"')[0]
+            for line in text.splitlines()
+            if line.startswith("arbiter_versions{") and 'pid="' in line
+        }
+        assert len(pids) == 2  # both processes are up and report their versions
+    finally:
+        server.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.api.deps import PrincipalDep
 from serving.api.schemas.common import ERROR_RESPONSES
@@ -43,5 +43,5 @@ def readyz(request: Request, caller: PrincipalDep) -> ReadyOut | JSONResponse:
     summary="Prometheus metrics",
 )
 def metrics(request: Request, caller: PrincipalDep) -> Response:
-    data = generate_latest(request.app.state.metrics.registry)
+    data = request.app.state.metrics.exposition()
     return Response(content=data, media_type=CONTENT_TYPE_LATEST)
