@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from serving.decide import today
@@ -26,44 +27,50 @@ CSV_COLUMNS = (
 ).split()
 
 
-def worklist_filter(
-    owner: str | None,
-    assignee: str | None,
-    tier: str | None,
-    status: str | None,
-    customer: str | None,
-    page_number: int = 1,
-) -> WorklistFilter:
-    """Empty form fields mean "any"; values outside the known lists match nothing."""
-    return WorklistFilter(
-        owner=owner or None,
-        assignee=(assignee or "").strip() or None,
-        tier=tier or None,
-        status=status or None,
-        customer_id=(customer or "").strip() or None,
-        limit=PAGE_SIZE,
-        offset=(page_number - 1) * PAGE_SIZE,
-    )
+@dataclass
+class FilterForm:
+    """The worklist's filter fields, as the page's form sends them (empty means "any")."""
+
+    owner: Text = None
+    assignee: Text = None
+    tier: Text = None
+    status: Text = None
+    customer: Text = None
+
+    def fields(self) -> dict[str, str]:
+        """Every field, empty strings for "any" (to fill the form again)."""
+        return {name: getattr(self, name) or "" for name in FILTER_FIELDS}
+
+    def wanted(self, page_number: int = 1) -> WorklistFilter:
+        """The filter for page ``page_number``; values outside the known lists match nothing."""
+        return WorklistFilter(
+            owner=self.owner or None,
+            assignee=(self.assignee or "").strip() or None,
+            tier=self.tier or None,
+            status=self.status or None,
+            customer_id=(self.customer or "").strip() or None,
+            limit=PAGE_SIZE,
+            offset=(page_number - 1) * PAGE_SIZE,
+        )
+
+
+FILTER_FIELDS = ("owner", "assignee", "tier", "status", "customer")
+FilterDep = Annotated[FilterForm, Depends()]
 
 
 @router.get("/worklist")
 def worklist_page(
     request: Request,
     user: UserDep,
-    owner: Text = None,
-    assignee: Text = None,
-    tier: Text = None,
-    status: Text = None,
-    customer: Text = None,
+    form: FilterDep,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    wanted = worklist_filter(owner, assignee, tier, status, customer, page_number)
+    wanted = form.wanted(page_number)
     state = request.app.state
     result = read_worklist(state.store.sessions, state.engines.current, state.live, wanted)
     if result.pending and getattr(state, "refresher", None) is not None:
         state.refresher.kick()
-    filters = {"owner": owner, "assignee": assignee, "tier": tier, "status": status}
-    filters = {k: v or "" for k, v in {**filters, "customer": customer}.items()}
+    filters = form.fields()
     return page(
         request,
         "worklist.html",
@@ -124,17 +131,9 @@ def _number(value: float | None) -> str:
 
 
 @router.get("/worklist.csv")
-def worklist_csv(
-    request: Request,
-    user: UserDep,
-    owner: Text = None,
-    assignee: Text = None,
-    tier: Text = None,
-    status: Text = None,
-    customer: Text = None,
-) -> StreamingResponse:
+def worklist_csv(request: Request, user: UserDep, form: FilterDep) -> StreamingResponse:
     """Every item of the current filters, ranked, as CSV (stale items refreshed as for a page)."""
-    wanted = worklist_filter(owner, assignee, tier, status, customer)
+    wanted = form.wanted()
     state = request.app.state
     read_worklist(state.store.sessions, state.engines.current, state.live, wanted)
     name = f"worklist-{today().isoformat()}.csv"
