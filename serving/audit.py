@@ -51,8 +51,6 @@ class AuditWriter:
             queue.SimpleQueue()
         )
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self.commits = 0
-        self.written = 0
 
     def start(self) -> AuditWriter:
         self._thread.start()
@@ -140,8 +138,6 @@ class AuditWriter:
                     AuditUnavailable(f"the audit log could not be written: {type(error).__name__}")
                 )
             return False
-        self.commits += 1
-        self.written += len(batch)
         for _, _, done in batch:
             done.set_result(None)
         return True

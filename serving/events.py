@@ -72,7 +72,9 @@ class EventTail:
             for seq, payload in rows:
                 if seq <= self.seen:
                     continue  # a rebuild below already covered it
-                if seq not in self.own_markers:
+                if seq in self.own_markers:
+                    self.own_markers.discard(seq)  # this process has acted on it already
+                else:
                     self._dispatch(decode(payload))
                 self.seen = max(self.seen, seq)
             return len(rows)

@@ -26,7 +26,7 @@ from features.book import Book
 from features.online import OnlineFeatures
 from features.registry import REGISTRY, FeatureSet
 from features.schema import TABLES
-from serving.store.events import FACTS, events_for
+from serving.store.events import FACTS
 from serving.store.models import Activity, Customer, Dispute, Invoice, Payment
 
 MODELS = {
@@ -44,7 +44,6 @@ DATE_COLUMNS = {
     "activities": ("date", "promised_date"),
 }
 MONEY_COLUMNS = ("amount", "credit_limit")
-__all__ = ["InvoiceFacts", "LiveFeatures", "events_for", "read_store_book", "read_store_facts"]
 
 
 INVOICE_FACT_COLUMNS = (

@@ -116,7 +116,9 @@ class Outcome:
 
 
 @dataclass
-class InvoiceFacts:
+class InvoiceBalance:
+    """An invoice as the payment rules need it: what is due and what was paid."""
+
     issue_date: date
     amount: Decimal
     paid_date: date | None
@@ -132,7 +134,7 @@ class Batch:
     stored: dict[Any, Base] = field(default_factory=dict)
     created: dict[Any, dict[str, Any]] = field(default_factory=dict)
     known_parents: dict[str, set[str]] = field(default_factory=dict)
-    invoices: dict[str, InvoiceFacts] = field(default_factory=dict)
+    invoices: dict[str, InvoiceBalance] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
 
 
@@ -166,7 +168,7 @@ def _read_invoices(session: Session, batch: Batch, invoice_ids: list[str]) -> No
     for ids in _chunks(invoice_ids):
         query = select(Invoice).where(Invoice.invoice_id.in_(ids)).order_by(Invoice.invoice_id)
         for invoice in session.scalars(query.with_for_update() if locking else query):
-            batch.invoices[invoice.invoice_id] = InvoiceFacts(
+            batch.invoices[invoice.invoice_id] = InvoiceBalance(
                 invoice.issue_date, invoice.amount, invoice.paid_date
             )
         if not locking:

@@ -28,9 +28,8 @@ from serving.decide import (
     DecisionError,
     decide,
     known_facts,
-    log_decision,
+    log_decisions,
     read_decision,
-    read_facts,
     today,
 )
 from serving.live import LiveFeatures
@@ -105,13 +104,12 @@ def decide_batch(
     caller: ServiceCaller,
     request_id: RequestIdDep,
 ) -> DecisionBatchOut:
-    items, decided_bodies = [], []
+    items, logged = [], []
     default_day = today()
     for index, item in enumerate(body.items):
         try:
-            decided = decide(
-                engine, live, read_facts(session, item.invoice_id), item.as_of or default_day
-            )
+            facts = known_facts(live, item.invoice_id)
+            decided = decide(engine, live, facts, item.as_of or default_day)
         except DecisionError as error:
             items.append(
                 DecisionBatchItemOut(
@@ -122,8 +120,7 @@ def decide_batch(
                 )
             )
             continue
-        log_decision(session, decided, request_id)
-        decided_bodies.append(decided.body)
+        logged.append((decided, request_id))
         items.append(
             DecisionBatchItemOut(
                 index=index,
@@ -132,12 +129,12 @@ def decide_batch(
                 decision=DecisionOut.model_validate(decided.body),
             )
         )
-    session.commit()
-    for decided_body in decided_bodies:
-        count(request, decided_body)
-    return DecisionBatchOut(
-        decided=len(decided_bodies), rejected=len(items) - len(decided_bodies), items=items
-    )
+    if logged:
+        log_decisions(session, logged)
+        session.commit()
+    for decided, _ in logged:
+        count(request, decided.body)
+    return DecisionBatchOut(decided=len(logged), rejected=len(items) - len(logged), items=items)
 
 
 @router.get(
