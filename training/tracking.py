@@ -29,6 +29,7 @@ from serving.registry import (  # noqa: F401 - the registry's read side, shared 
     download_bundle,
     export_bundle,
     merge_bundles,
+    project_tracking_uri,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -36,9 +37,7 @@ EXPERIMENT = "arbiter"
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
-def default_tracking_uri(project_dir: Path = PROJECT_DIR) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the project's SQLite store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_dir / 'mlflow.db'}"
+default_tracking_uri = project_tracking_uri
 
 
 def use_tracking(

@@ -6,7 +6,6 @@ Thin wiring: files, models and MLflow here; the work is done by the pure functio
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,6 @@ from features.console import make_console
 
 console = make_console()
 err_console = make_console(stderr=True)
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 METRICS = ("invoices", "amount", "precision", "late_amount_captured", "disputes_captured")
 
 PolicyOption = Annotated[str, typer.Option(help="Policy file, or 'default' for the shipped one.")]
@@ -124,8 +122,9 @@ def log_to_mlflow(results: dict, files: list[Path], window: tuple[str, str]) -> 
     """Log each policy's per-owner metrics and the CSV files to MLflow; return the run id."""
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_DIR / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
+    from serving.registry import project_tracking_uri
+
+    mlflow.set_tracking_uri(project_tracking_uri())
     mlflow.set_experiment("arbiter-policy")
     with mlflow.start_run(run_name="backtest " + " vs ".join(results)) as run:
         mlflow.log_params({"from": window[0], "to": window[1]})
