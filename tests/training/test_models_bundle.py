@@ -87,6 +87,32 @@ def test_contributions_add_up_to_the_raw_score(trained, training_data) -> None:
     assert abs(contributions["dispute"][names.index("disp_per_invoice")]) > 0
 
 
+def test_single_row_scores_equal_batch_scores(trained, training_data) -> None:
+    _, bundle = trained
+    rows = training_data.matrix(np.ones(len(training_data.labels), bool))[:200].copy()
+    rows[::3, ::4] = np.nan  # unknown values take the models' missing-value branches
+    batch = bundle.predict(rows)
+    for i, row in enumerate(rows):
+        single = bundle.score_row(row)
+        assert set(single) == set(batch)
+        for key, value in single.items():
+            assert value == pytest.approx(batch[key][i], abs=1e-12)
+
+
+def test_path_credits_add_up_for_every_target_and_follow_the_path(trained, training_data) -> None:
+    _, bundle = trained
+    rows = training_data.matrix(np.ones(len(training_data.labels), bool))[:50]
+    keys = {"late": "late", "dispute": "dispute", "days_to_pay": "days_to_pay_p50"}
+    for row in rows:
+        credits = bundle.contributions(row)
+        for target, key in keys.items():
+            raw = bundle.boosters[key].predict(row.reshape(1, -1), raw_score=True)[0]
+            assert credits[target].sum() == pytest.approx(raw, abs=1e-9)
+            # A feature no tree splits on gets no credit.
+            used = bundle.boosters[key].feature_importance("split") > 0
+            assert np.all(credits[target][:-1][~used] == 0)
+
+
 def test_bundle_errors_name_the_problem(trained, tmp_path) -> None:
     _, bundle = trained
     with pytest.raises(BundleError, match="manifest.json: missing"):
