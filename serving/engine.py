@@ -14,6 +14,7 @@ from pathlib import Path
 
 from features.registry import REGISTRY_BY_NAME, FeatureSpec
 from serving.bundle import ModelBundle, load_bundle
+from serving.memory import freeze_long_lived
 from serving.policy.engine import Policy, load_policy
 from serving.registry import REGISTRY_URI, project_tracking_uri, registry_bundle
 from serving.settings import DEFAULT_POLICY, Settings
@@ -139,6 +140,7 @@ class EngineHolder:
                 self.error = str(error)
                 return None
             self.current, self.error = engine, None
+            freeze_long_lived()
             if self._on_swap is not None:
                 self._on_swap(engine)
             return engine

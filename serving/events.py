@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from serving.live import LiveFeatures
 from serving.logging import get_logger
+from serving.memory import freeze_long_lived
 from serving.store.db import snapshot
 from serving.store.events import BOOK_LOADED, ENGINE_RELOAD, decode
 from serving.store.models import FeatureEvent
@@ -63,6 +64,7 @@ class EventTail:
             seen = last_event(connection)
             applied = self.live.rebuild(connection)
         self.seen = seen
+        freeze_long_lived()
         return applied
 
     def catch_up(self) -> int:

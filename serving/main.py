@@ -17,6 +17,7 @@ from serving.events import EventTail
 from serving.keys import KeyCache
 from serving.live import LiveFeatures
 from serving.logging import configure_logging, get_logger
+from serving.memory import freeze_long_lived
 from serving.metrics import Metrics
 from serving.refresher import Refresher
 from serving.settings import Settings
@@ -53,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         "started",
         extra={"env": settings.env, "database": store.engine.dialect.name, "events": events},
     )
+    freeze_long_lived(collect=True)
     app.state.refresher = Refresher(store.sessions, app.state.engines, app.state.live).start()
     try:
         yield
