@@ -125,15 +125,16 @@ def serve(
 def run_server(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "serving.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level="warning",
-    )
+    from serving.workers import serve_workers
+
+    app = "serving.main:create_app"
+    options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    if workers == 1:
+        uvicorn.run(app, factory=True, **options)
+        return
+    status = serve_workers(uvicorn.Config(app, factory=True, **options), workers)
+    if status:
+        raise typer.Exit(status)
 
 
 def load(

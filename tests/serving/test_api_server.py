@@ -14,9 +14,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -226,4 +228,47 @@ def test_two_worker_processes_read_each_others_writes_and_report_all_metrics(
         }
         assert len(pids) == 2  # both processes are up and report their versions
     finally:
+        server.stop()
+
+
+def connections_held(server: Server) -> list[int]:
+    """Open connections to the server's port held by each of its worker processes."""
+    held = []
+    for child in psutil.Process(server.process.pid).children(recursive=True):
+        if "resource_tracker" in " ".join(child.cmdline()):
+            continue
+        connections = child.net_connections(kind="tcp")
+        held.append(
+            sum(
+                1
+                for c in connections
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == server.port
+            )
+        )
+    return sorted(held)
+
+
+def test_two_workers_share_a_burst_of_keep_alive_connections(
+    database_url, models, tokens, invoices
+):
+    """A pool's connections, opened at once, are dealt to both processes (uvicorn's own
+    workers often gave all of them to one)."""
+    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    server = Server(database_url, models, headers, workers=2)
+    clients = [httpx.Client(base_url=server.url, headers=headers, timeout=30) for _ in range(8)]
+    try:
+        for _ in range(2):  # the second round goes over the connections already held
+
+            def decide(n: int) -> int:
+                body = {"invoice_id": invoices[n], "as_of": "2025-03-01"}
+                return clients[n].post("/v1/decisions", json=body).status_code
+
+            with ThreadPoolExecutor(len(clients)) as pool:
+                assert list(pool.map(decide, range(len(clients)))) == [200] * 8
+            held = connections_held(server)
+            assert len(held) == 2 and sum(held) == 8, held
+            assert held[1] - held[0] <= 2, held  # 4 and 4, or 3 and 5 at worst
+    finally:
+        for client in clients:
+            client.close()
         server.stop()
