@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from serving.api.errors import add_error_handlers
 from serving.api.middleware import RequestMiddleware
 from serving.api.routes import admin, book, decisions, keys, ops, worklist
-from serving.audit import AuditWriter
+from serving.audit import audit_writer
 from serving.engine import EngineHolder
 from serving.events import EventTail
 from serving.keys import KeyCache
@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.upgrade_on_start:
         store.upgrade()
     app.state.store = store
-    app.state.audit = AuditWriter(store).start()
+    app.state.audit = audit_writer(store)
     tail = EventTail(
         store.engine, app.state.live, on_reload=lambda: app.state.engines.load(settings)
     )
