@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from serving.api.errors import add_error_handlers
+from serving.api.fastlane import DecisionFastLane
 from serving.api.middleware import RequestMiddleware
 from serving.api.routes import admin, book, decisions, keys, ops, worklist
 from serving.audit import audit_writer
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache()
     app.state.engines = EngineHolder(on_swap=app.state.metrics.show_versions)
     add_error_handlers(app)
+    # Added first, so it runs inside RequestMiddleware (ids, body limit, metrics, access log).
+    app.add_middleware(DecisionFastLane)
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
     )
