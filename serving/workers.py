@@ -74,7 +74,7 @@ class DealtServer(uvicorn.Server):
             ).start()
 
     def _protocol(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
             config=self.config, server_state=self.server_state, app_state=self.lifespan.state
         )
 

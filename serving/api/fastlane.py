@@ -25,7 +25,7 @@ from serving.api.routes import decisions
 from serving.api.schemas.decisions import DecisionIn, DecisionOut
 from serving.audit import AuditUnavailable
 from serving.decide import DecisionError, decide, known_facts, today
-from serving.keys import Principal
+from serving.keys import KeyCache, Principal
 from serving.logging import request_id_var
 
 PATH = "/v1/decisions"
@@ -47,7 +47,9 @@ class DecisionFastLane:
         self.route = next(
             route
             for route in decisions.router.routes
-            if isinstance(route, APIRoute) and route.path == PATH and "POST" in route.methods
+            if isinstance(route, APIRoute)
+            and route.path == PATH
+            and "POST" in (route.methods or ())
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,13 +78,14 @@ class DecisionFastLane:
             asked = DecisionIn.model_validate_json(body)
         except ValidationError:
             return False
-        if asked.invoice is not None:
+        invoice_id = asked.invoice_id
+        if asked.invoice is not None or invoice_id is None:
             return False
         scope["route"] = self.route
         live = state.live
         live.catch_up()
         try:
-            facts = known_facts(live, asked.invoice_id)
+            facts = known_facts(live, invoice_id)
             decided = decide(engine, live, facts, asked.as_of or today())
             await state.audit.append(decided, request_id_var.get())
         except DecisionError as error:
@@ -93,8 +96,8 @@ class DecisionFastLane:
             return True
         answer = decision_out.dump_json(decision_out.validate_python(decided.body))
         await _send(send, 200, answer)
-        body = decided.body
-        state.metrics.decisions.labels(body["owner"], body["priority"]["tier"]).inc()
+        decision = decided.body
+        state.metrics.decisions.labels(decision["owner"], decision["priority"]["tier"]).inc()
         return True
 
 
@@ -105,7 +108,7 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-def _cached_principal(scope: Scope, key_cache: object) -> Principal | None:
+def _cached_principal(scope: Scope, key_cache: KeyCache) -> Principal | None:
     """The caller, if its key is in the cache; the app authenticates everything else."""
     token = None
     for name, value in scope["headers"]:
