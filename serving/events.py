@@ -21,7 +21,7 @@ from serving.live import LiveFeatures
 from serving.logging import get_logger
 from serving.memory import freeze_long_lived
 from serving.store.db import snapshot
-from serving.store.events import BOOK_LOADED, ENGINE_RELOAD, decode
+from serving.store.events import BOOK_LOADED, ENGINE_RELOAD, EVENTS_PRUNED, decode
 from serving.store.models import FeatureEvent
 
 log = get_logger("events")
@@ -71,6 +71,11 @@ class EventTail:
         """Apply the events logged since the last call; returns how many were read."""
         with self._lock:
             rows = self._newer()
+            if self._missed(rows):
+                events = self._rebuild()
+                log.info(
+                    "state rebuilt: events it had not read were pruned", extra={"events": events}
+                )
             for seq, payload in rows:
                 if seq <= self.seen:
                     continue  # a rebuild below already covered it
@@ -80,6 +85,13 @@ class EventTail:
                     self._dispatch(decode(payload))
                 self.seen = max(self.seen, seq)
             return len(rows)
+
+    def _missed(self, rows: list[tuple[int, Any]]) -> bool:
+        """Whether events after ``seen`` were deleted before this process read them."""
+        return any(
+            payload.get("kind") == EVENTS_PRUNED and payload["through"] > self.seen
+            for _, payload in rows
+        )
 
     def _newer(self) -> list[tuple[int, Any]]:
         """(seq, payload) of the events after ``seen``, on a connection of the tail's own.
@@ -119,6 +131,8 @@ class EventTail:
         if event["kind"] == BOOK_LOADED:
             events = self._rebuild()
             log.info("state rebuilt after a bulk load", extra={"events": events})
+        elif event["kind"] == EVENTS_PRUNED:
+            pass  # only a process that missed events acts on it, in ``catch_up``
         elif event["kind"] == ENGINE_RELOAD:
             if self.on_reload is not None:
                 threading.Thread(target=self.on_reload, name="engine-reload", daemon=True).start()

@@ -56,7 +56,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         extra={"env": settings.env, "database": store.engine.dialect.name, "events": events},
     )
     freeze_long_lived(collect=True)
-    app.state.refresher = Refresher(store.sessions, app.state.engines, app.state.live).start()
+    app.state.refresher = Refresher(
+        store.sessions, app.state.engines, app.state.live, settings.keep_events
+    ).start()
     try:
         yield
     finally:

@@ -1,4 +1,5 @@
 """The background refresh of the worklist: at start-up, after each UTC midnight, and on demand.
+Each run also prunes the store's log of online-feature events to its newest ``keep_events``.
 
 A read re-decides only a few stale items itself (those it is about to show); when it finds many
 (a new day, a freshly loaded book) it asks this thread to decide the rest, so that a page view
@@ -18,6 +19,7 @@ from serving.engine import EngineHolder
 from serving.freshness import refresh
 from serving.live import LiveFeatures
 from serving.logging import get_logger
+from serving.store.events import prune_events
 
 log = get_logger("worklist")
 RETRY_SECONDS = 30.0
@@ -38,14 +40,20 @@ class Refresher:
         sessions: Session factory of the store.
         engines: The holder of the models and policy in use (read at each run).
         live: The online features.
+        keep_events: Events of the online-feature log kept by each run's pruning.
     """
 
     def __init__(
-        self, sessions: sessionmaker[Session], engines: EngineHolder, live: LiveFeatures
+        self,
+        sessions: sessionmaker[Session],
+        engines: EngineHolder,
+        live: LiveFeatures,
+        keep_events: int = 100_000,
     ) -> None:
         self.sessions = sessions
         self.engines = engines
         self.live = live
+        self.keep_events = keep_events
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worklist-refresh", daemon=True)
@@ -71,6 +79,7 @@ class Refresher:
             self._wake.clear()
 
     def _run_once(self) -> float:
+        self._prune_events()
         engine = self.engines.current
         if engine is None:
             return RETRY_SECONDS
@@ -90,3 +99,14 @@ class Refresher:
         finally:
             self.running = False
         return seconds_to_next_day(datetime.now(UTC))
+
+    def _prune_events(self) -> None:
+        try:
+            with self.sessions() as session:
+                deleted = prune_events(session, self.keep_events)
+                session.commit()
+        except Exception:  # noqa: BLE001 - a failed prune is retried at the next run
+            log.exception("pruning the event log failed")
+            return
+        if deleted:
+            log.info("event log pruned", extra={"deleted": deleted, "kept": self.keep_events})

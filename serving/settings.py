@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         max_body_bytes: Larger request bodies are refused with 413.
         max_batch_items: Most items accepted in one bulk or batch request.
         upgrade_on_start: Apply pending migrations when the app starts.
+        keep_events: Online-feature events kept in the store's log; older ones are deleted
+            after each daily worklist refresh (a process that had not read them rebuilds).
         log_level: Level of the JSON logs.
     """
 
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
     upgrade_on_start: bool = True
+    keep_events: int = Field(default=100_000, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

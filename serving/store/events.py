@@ -4,8 +4,9 @@
 issued, a payment, an invoice settled, a dispute opened or resolved, an activity). ``ingest``
 appends them to ``feature_events`` in the transaction that stores the record (``publish``), so
 an event is in the log exactly when its facts are committed; every service process replays
-the log (``serving.events.EventTail``). Two markers travel the same log: ``book_loaded`` (rows
-were written in bulk without events: rebuild from the store) and ``engine_reload``.
+the log (``serving.events.EventTail``). Three markers travel the same log: ``book_loaded``
+(rows were written in bulk without events: rebuild from the store), ``engine_reload``, and
+``events_pruned`` (old events were deleted: a process that had not read them rebuilds).
 
 Log order is commit order. SQLite has one writer at a time; on PostgreSQL a publishing
 transaction takes a transaction-scoped advisory lock before its events are numbered, so a
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from serving.store.models import FeatureEvent
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 FACTS = "facts"  # event key for what decisions need beyond the features (not a feature input)
 BOOK_LOADED = "book_loaded"
 ENGINE_RELOAD = "engine_reload"
+EVENTS_PRUNED = "events_pruned"
 PUBLISH_LOCK = 72_151_001  # advisory lock key of publishers on PostgreSQL
 DATE_FIELDS = ("date", "due_date", "promised_date", "created_date")
 
@@ -174,8 +176,32 @@ def publish(session: Session, events: Iterable[dict[str, Any]]) -> None:
         session.execute(insert(FeatureEvent.__table__), rows)
 
 
-def publish_marker(session: Session, kind: str) -> int:
-    """Append a ``book_loaded`` or ``engine_reload`` marker; returns its number."""
+def publish_marker(session: Session, kind: str, **fields: int) -> int:
+    """Append a marker (``book_loaded``, ``engine_reload``, ``events_pruned``) with
+    ``fields``; returns its number."""
     _serialize_publishers(session)
-    statement = insert(FeatureEvent).values(payload={"kind": kind}).returning(FeatureEvent.seq)
+    payload = {"kind": kind, **fields}
+    statement = insert(FeatureEvent).values(payload=payload).returning(FeatureEvent.seq)
     return int(session.execute(statement).scalar_one())
+
+
+def prune_events(session: Session, keep: int) -> int:
+    """Delete all but the newest ``keep`` events in the caller's transaction; returns how many.
+
+    A running process reads the log before every answer, so it is rarely more than a few
+    events behind; one that is behind the deleted events (idle for long) finds the
+    ``events_pruned`` marker logged here, naming the newest deleted event, and rebuilds from
+    the store instead of replaying. The newest event is never deleted, so numbers only grow.
+    Nothing is deleted until at least a tenth of ``keep`` more than ``keep`` is logged.
+    """
+    _serialize_publishers(session)
+    oldest, newest = session.execute(
+        select(func.min(FeatureEvent.seq), func.max(FeatureEvent.seq))
+    ).one()
+    through = (newest or 0) - max(keep, 1)
+    if oldest is None or through - oldest < keep // 10:
+        return 0  # too little to delete: not worth a marker that makes laggards rebuild
+    deleted = session.execute(delete(FeatureEvent).where(FeatureEvent.seq <= through)).rowcount
+    if deleted:
+        publish_marker(session, EVENTS_PRUNED, through=through)
+    return int(deleted)

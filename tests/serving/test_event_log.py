@@ -11,12 +11,22 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from features.book import Book
 from serving.main import create_app
+from serving.refresher import Refresher
 from serving.settings import Settings
-from serving.store.events import decode, encode
+from serving.store.db import Store
+from serving.store.events import (
+    ENGINE_RELOAD,
+    decode,
+    encode,
+    prune_events,
+    publish_marker,
+)
 from serving.store.loader import load_into_store
+from serving.store.models import FeatureEvent
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +143,57 @@ def test_a_reload_in_one_process_reloads_the_other(client, second, admin):
             return
         time.sleep(0.2)
     pytest.fail("the second process did not reload within 20 s")
+
+
+def test_a_process_behind_pruned_events_rebuilds_and_decides_as_the_other(
+    client, second, service, new_id
+):
+    second.app.state.tail.catch_up()  # up to date; then idle while the first one ingests
+    cid, iid, later = new_id("C"), new_id("INV"), new_id("INV")
+    answer = client.post("/v1/customers", json=customer(cid, "COL-4"), headers=service)
+    assert answer.status_code == 201
+    for invoice_id in (iid, later):
+        body = invoice(invoice_id, cid, "2025-05-02", "2025-06-01", "640.00")
+        assert client.post("/v1/invoices", json=body, headers=service).status_code == 201
+    store = client.app.state.store
+    with store.sessions() as session:
+        newest = session.scalar(select(func.max(FeatureEvent.seq)))
+        assert prune_events(session, keep=10**9) == 0  # nothing beyond what is kept
+        deleted = prune_events(session, keep=1)
+        session.commit()
+        left = session.execute(select(FeatureEvent.seq, FeatureEvent.payload)).all()
+    assert deleted >= 1
+    assert len(left) == 2 and left[0].seq == newest < left[1].seq  # the newest and the marker
+    assert left[0].payload["invoice_id"] == later
+    assert left[1].payload == {"kind": "events_pruned", "through": newest - 1}
+    # The second process never read the new invoice's events, which are gone: it rebuilds
+    # from the store and decides the invoice as the first process does.
+    assert features_of(second, service, iid, "2025-05-20") == features_of(
+        client, service, iid, "2025-05-20"
+    )
+    # A process that is up to date ignores the marker: no rebuild, the same state object.
+    state = client.app.state.live
+    client.app.state.tail.catch_up()
+    assert client.app.state.live is state
+
+
+def test_the_daily_run_prunes_the_log_to_the_events_it_keeps(client, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'own.db'}")  # its own: these markers go nowhere else
+    store.upgrade()
+    refresher = Refresher(store.sessions, client.app.state.engines, client.app.state.live, 20)
+    with store.sessions() as session:
+        numbers = [publish_marker(session, ENGINE_RELOAD) for _ in range(25)]
+        session.commit()
+    refresher._prune_events()
+    with store.sessions() as session:
+        left = session.execute(select(FeatureEvent.seq, FeatureEvent.payload)).all()
+    assert [seq for seq, _ in left[:-1]] == numbers[5:]  # the newest 20
+    assert left[-1].payload == {"kind": "events_pruned", "through": numbers[4]}
+    # One event more than it keeps (the marker) is less than a tenth of 20: left alone.
+    refresher._prune_events()
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeatureEvent)) == 21
+    store.close()
 
 
 def test_events_survive_the_log_unchanged() -> None:
