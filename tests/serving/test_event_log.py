@@ -161,7 +161,9 @@ def test_a_process_behind_pruned_events_rebuilds_and_decides_as_the_other(
         assert prune_events(session, keep=10**9) == 0  # nothing beyond what is kept
         deleted = prune_events(session, keep=1)
         session.commit()
-        left = session.execute(select(FeatureEvent.seq, FeatureEvent.payload)).all()
+        left = session.execute(
+            select(FeatureEvent.seq, FeatureEvent.payload).order_by(FeatureEvent.seq)
+        ).all()
     assert deleted >= 1
     assert len(left) == 2 and left[0].seq == newest < left[1].seq  # the newest and the marker
     assert left[0].payload["invoice_id"] == later
@@ -186,7 +188,9 @@ def test_the_daily_run_prunes_the_log_to_the_events_it_keeps(client, tmp_path):
         session.commit()
     refresher._prune_events()
     with store.sessions() as session:
-        left = session.execute(select(FeatureEvent.seq, FeatureEvent.payload)).all()
+        left = session.execute(
+            select(FeatureEvent.seq, FeatureEvent.payload).order_by(FeatureEvent.seq)
+        ).all()
     assert [seq for seq, _ in left[:-1]] == numbers[5:]  # the newest 20
     assert left[-1].payload == {"kind": "events_pruned", "through": numbers[4]}
     # One event more than it keeps (the marker) is less than a tenth of 20: left alone.
