@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 
@@ -23,6 +24,19 @@ def ask(client, headers: dict, body: dict, lane: bool):  # noqa: ANN001, ANN201 
         content=json.dumps(body).encode(),
         headers={**headers, "Content-Type": content_type},
     )
+
+
+def new_invoice(invoice_id: str, customer_id: str, issued: str, amount: str) -> dict:
+    """An invoice in EUR due 30 days after ``issued``."""
+    due = date.fromisoformat(issued) + timedelta(days=30)
+    return {
+        "invoice_id": invoice_id,
+        "customer_id": customer_id,
+        "issue_date": issued,
+        "due_date": due.isoformat(),
+        "amount": amount,
+        "currency": "EUR",
+    }
 
 
 @pytest.fixture()
@@ -55,14 +69,7 @@ def invoice_id(client, service, new_id, cached_keys) -> str:
     body = {"customer_id": customer, "collector_id": "COL-F", "revenue_owner_id": "AM-F"}
     assert client.post("/v1/customers", json=body, headers=service).status_code == 201
     invoice_id = new_id("INV")
-    invoice = {
-        "invoice_id": invoice_id,
-        "customer_id": customer,
-        "issue_date": "2025-01-10",
-        "due_date": "2025-02-09",
-        "amount": "12500.00",
-        "currency": "EUR",
-    }
+    invoice = new_invoice(invoice_id, customer, "2025-01-10", "12500.00")
     assert client.post("/v1/invoices", json=invoice, headers=service).status_code == 201
     return invoice_id
 
@@ -144,14 +151,7 @@ def test_a_new_invoice_in_the_body_is_left_to_the_route(
     )
     customer = stored.json()["customer_id"]
     new = new_id("INV")
-    invoice = {
-        "invoice_id": new,
-        "customer_id": customer,
-        "issue_date": "2025-02-01",
-        "due_date": "2025-03-03",
-        "amount": "900.00",
-        "currency": "EUR",
-    }
+    invoice = new_invoice(new, customer, "2025-02-01", "900.00")
     response = ask(client, service, {"invoice": invoice, "as_of": "2025-02-20"}, lane=True)
     assert response.status_code == 200
     assert response.json()["invoice_id"] == new
