@@ -106,9 +106,14 @@ async def authenticate_cached(request: Request, token: str) -> Principal | None:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def admitted(*roles: str) -> frozenset[str]:
+    """The roles whose keys may do what keys of ``roles`` may: admin keys always may."""
+    return frozenset(roles) | {"admin"}
+
+
 def require(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency admitting keys of ``roles`` (admin keys are always admitted)."""
-    allowed = frozenset(roles) | {"admin"}
+    allowed = admitted(*roles)
 
     async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:

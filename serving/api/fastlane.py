@@ -21,6 +21,8 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.api.deps import admitted
+from serving.api.middleware import send_json
 from serving.api.routes import decisions
 from serving.api.schemas.decisions import DecisionIn, DecisionOut
 from serving.audit import AuditUnavailable
@@ -29,8 +31,7 @@ from serving.keys import KeyCache, Principal
 from serving.logging import request_id_var
 
 PATH = "/v1/decisions"
-DECIDING_ROLES = frozenset({"service", "admin"})
-JSON_HEADERS = [(b"content-type", b"application/json")]
+DECIDING_ROLES = admitted("service")  # as the route requires
 decision_out = TypeAdapter(DecisionOut)
 
 
@@ -89,13 +90,13 @@ class DecisionFastLane:
             decided = decide(engine, live, facts, asked.as_of or today())
             await state.audit.append(decided, request_id_var.get())
         except DecisionError as error:
-            await _send(send, error.status_code, _detail(error.message))
+            await send_json(send, error.status_code, _detail(error.message))
             return True
         except AuditUnavailable as error:
-            await _send(send, 503, _detail(str(error)))
+            await send_json(send, 503, _detail(str(error)))
             return True
         answer = decision_out.dump_json(decision_out.validate_python(decided.body))
-        await _send(send, 200, answer)
+        await send_json(send, 200, answer)
         decision = decided.body
         state.metrics.decisions.labels(decision["owner"], decision["priority"]["tier"]).inc()
         return True
@@ -149,9 +150,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def _detail(message: str) -> bytes:
     return json.dumps({"detail": message}).encode()
-
-
-async def _send(send: Send, status: int, payload: bytes) -> None:
-    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})

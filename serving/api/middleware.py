@@ -129,15 +129,11 @@ def _declared_length(scope: Scope) -> int:
 
 
 async def _send_json(send: Send, status: int, body: dict) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
+    await send_json(send, status, json.dumps(body).encode())
+
+
+async def send_json(send: Send, status: int, payload: bytes) -> None:
+    """Send ``payload``, a JSON document, as the whole response."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
