@@ -38,7 +38,8 @@ LOCK_WAIT_SECONDS = 10.0
 LOCK_RETRY_SECONDS = 0.0005
 
 Pending = tuple[Decided, str | None]
-Waiting = tuple[Decided, str | None, asyncio.Future]
+Waiting = tuple[Decided, str | None, asyncio.Future]  # on the loop
+Queued = tuple[Decided, str | None, Future]  # for the writer thread
 
 
 class AuditUnavailable(RuntimeError):
@@ -67,12 +68,48 @@ def _settle(done: asyncio.Future | Future, error: Exception | None = None) -> No
         done.set_exception(error)
 
 
-def _is_locked(error: OperationalError) -> bool:
+def _is_locked(error: Exception) -> bool:
+    """Whether another connection holds SQLite's write lock."""
+    if not isinstance(error, OperationalError):
+        return False
     return "locked" in str(error.orig) or "busy" in str(error.orig)
 
 
 def _unavailable(error: Exception) -> AuditUnavailable:
     return AuditUnavailable(f"the audit log could not be written: {type(error).__name__}")
+
+
+def _committed(batch: list[Waiting] | list[Queued]) -> None:
+    for _, _, done in batch:
+        _settle(done)
+
+
+def _commit_each(
+    sessions: sessionmaker[Session], batch: list[Waiting] | list[Queued], error: Exception
+) -> None:
+    """After ``batch`` failed with ``error``: one bad decision must not cost the others their
+    answer, so each is tried alone and answered with its own outcome."""
+    log.error("audit write failed", extra={"decisions": len(batch), "error": type(error).__name__})
+    if len(batch) == 1:
+        _settle(batch[0][2], _unavailable(error))
+        return
+    for decided, request_id, done in batch:
+        try:
+            write_decisions(sessions, [(decided, request_id)])
+        except Exception as single:  # noqa: BLE001 - any failure means "not logged"
+            _settle(done, _unavailable(single))
+        else:
+            _settle(done)
+
+
+def _commit_settling(sessions: sessionmaker[Session], batch: list[Waiting] | list[Queued]) -> None:
+    """Commit ``batch`` in one transaction and answer its requests, each alone on failure."""
+    try:
+        write_decisions(sessions, [(d, r) for d, r, _ in batch])
+    except Exception as error:  # noqa: BLE001 - any failure means "not logged"
+        _commit_each(sessions, batch, error)
+    else:
+        _committed(batch)
 
 
 class LoopAuditWriter:
@@ -100,13 +137,7 @@ class LoopAuditWriter:
         self._stopped = True
         waiting, self._pending = self._pending, []
         if waiting:
-            try:
-                write_decisions(self._sessions, [(d, r) for d, r, _ in waiting])
-            except Exception as error:  # noqa: BLE001 - any failure means "not logged"
-                self._fail(waiting, error)
-            else:
-                for _, _, done in waiting:
-                    _settle(done)
+            _commit_settling(self._sessions, waiting)
         self._engine.dispose()
 
     async def append(self, decided: Decided, request_id: str | None) -> None:
@@ -130,17 +161,14 @@ class LoopAuditWriter:
         loop = asyncio.get_running_loop()
         try:
             write_decisions(self._sessions, [(d, r) for d, r, _ in batch])
-        except OperationalError as error:
+        except Exception as error:  # noqa: BLE001 - any failure means "not logged"
             if _is_locked(error) and not self._waited_too_long():
                 self._pending[:0] = batch
                 loop.call_later(LOCK_RETRY_SECONDS, self._flush)
                 return
-            self._fail(batch, error)
-        except Exception as error:  # noqa: BLE001 - any failure means "not logged"
-            self._fail(batch, error)
+            _commit_each(self._sessions, batch, error)
         else:
-            for _, _, done in batch:
-                _settle(done)
+            _committed(batch)
         self._locked_since = None
         self._flushing = bool(self._pending)
         if self._flushing:
@@ -151,24 +179,6 @@ class LoopAuditWriter:
         if self._locked_since is None:
             self._locked_since = now
         return now - self._locked_since > LOCK_WAIT_SECONDS
-
-    def _fail(
-        self, batch: list[tuple[Decided, str | None, asyncio.Future]], error: Exception
-    ) -> None:
-        """One bad decision must not cost the others their answer: retry them one by one."""
-        log.error(
-            "audit write failed", extra={"decisions": len(batch), "error": type(error).__name__}
-        )
-        if len(batch) == 1:
-            _settle(batch[0][2], _unavailable(error))
-            return
-        for decided, request_id, done in batch:
-            try:
-                write_decisions(self._sessions, [(decided, request_id)])
-            except Exception as single:  # noqa: BLE001 - any failure means "not logged"
-                _settle(done, _unavailable(single))
-            else:
-                _settle(done)
 
 
 class AuditWriter:
@@ -183,9 +193,7 @@ class AuditWriter:
         self.store = store
         self._sessions = make_sessionmaker(store.engine)
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Decided, str | None, Future] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     def start(self) -> AuditWriter:
@@ -234,27 +242,4 @@ class AuditWriter:
                     stopping = True
                     break
                 batch.append(item)
-            self._write(batch)
-
-    def _write(self, batch: list[tuple[Decided, str | None, Future]]) -> None:
-        if not self._commit(batch) and len(batch) > 1:
-            # One bad decision must not cost the others their answer: retry them one by one.
-            for item in batch:
-                self._commit([item])
-
-    def _commit(self, batch: list[tuple[Decided, str | None, Future]]) -> bool:
-        """Commit ``batch`` and complete its futures; False if it failed (futures left open
-        when a retry one by one follows)."""
-        try:
-            write_decisions(self._sessions, [(d, r) for d, r, _ in batch])
-        except Exception as error:  # noqa: BLE001 - any failure means "not logged"
-            log.error(
-                "audit write failed",
-                extra={"decisions": len(batch), "error": type(error).__name__},
-            )
-            if len(batch) == 1:
-                _settle(batch[0][2], _unavailable(error))
-            return False
-        for _, _, done in batch:
-            _settle(done)
-        return True
+            _commit_settling(self._sessions, batch)

@@ -3,15 +3,19 @@ lock, is answered only once committed, and fails cleanly when the lock is held t
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from serving import audit
+from serving.decide import decide, known_facts
 from serving.keys import create_key
 from serving.main import create_app
 from serving.settings import Settings
@@ -96,3 +100,32 @@ def test_a_lock_held_too_long_fails_the_decision_with_503_and_logs_nothing(sqlit
     thread.join(10)
     assert answers[0].status_code == 200
     assert decisions_logged(path) == before + 1
+
+
+def test_one_bad_decision_in_a_commit_does_not_cost_the_others_their_answer(sqlite_app):
+    client, path, headers = sqlite_app
+    logged = client.post(
+        "/v1/decisions", json={"invoice_id": "INV-1", "as_of": "2025-02-20"}, headers=headers
+    ).json()
+    state = client.app.state
+    facts = known_facts(state.live, "INV-1")
+    good = decide(state.engines.current, state.live, facts, date(2025, 2, 21))
+    again = decide(state.engines.current, state.live, facts, date(2025, 2, 22))
+    clash = replace(again, body={**again.body, "decision_id": logged["decision_id"]})
+    before = decisions_logged(path)
+
+    async def commit_together() -> list:
+        writer = audit.LoopAuditWriter(state.store)
+        try:  # appended in one pass of the loop: one transaction, which the clash fails
+            return await asyncio.gather(
+                writer.append(good, "good"), writer.append(clash, "clash"), return_exceptions=True
+            )
+        finally:
+            writer.stop()
+
+    outcomes = asyncio.run(commit_together())
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], audit.AuditUnavailable)
+    assert decisions_logged(path) == before + 1
+    record = client.get(f"/v1/decisions/{good.body['decision_id']}", headers=headers).json()
+    assert record["request_id"] == "good"
