@@ -90,13 +90,16 @@ class WorklistPage:
     pending: int
 
 
+def _status_condition(wanted: WorklistFilter) -> Any:
+    """The status asked for; by default every status but resolved."""
+    if wanted.status is None:
+        return WorklistItem.status != "resolved"
+    return WorklistItem.status == wanted.status
+
+
 def conditions(wanted: WorklistFilter) -> list[Any]:
     """SQL conditions of ``wanted`` over ``WorklistItem``, ``Invoice`` and ``Customer``."""
-    where: list[Any] = [Invoice.paid_date.is_(None)]
-    if wanted.status is None:
-        where.append(WorklistItem.status != "resolved")
-    else:
-        where.append(WorklistItem.status == wanted.status)
+    where: list[Any] = [Invoice.paid_date.is_(None), _status_condition(wanted)]
     if wanted.owner is not None:
         where.append(WorklistItem.owner == wanted.owner)
     if wanted.tier is not None:
@@ -187,11 +190,7 @@ def read_worklist(
 
 def _stale_filter(wanted: WorklistFilter) -> list[Any]:
     """Stale items the page may show once re-decided (owner and tier may change, so unused)."""
-    where: list[Any] = []
-    if wanted.status is None:
-        where.append(WorklistItem.status != "resolved")
-    else:
-        where.append(WorklistItem.status == wanted.status)
+    where: list[Any] = [_status_condition(wanted)]
     if wanted.customer_id is not None:
         where.append(Invoice.customer_id == wanted.customer_id)
     if wanted.assignee is not None:
